@@ -24,8 +24,13 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by user space before load: ring fill (bytes) above which a submit wakes the reader. */
-const volatile __u64 wakeup_watermark = 0;
+/* Settings written by user space after load, indexed by enum dt_setting. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DT_SET_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} settings SEC(".maps");
 
 /* Puts struct drop_event into the object's BTF, so a test can check the Java layout against it. */
 struct drop_event *const volatile drop_event_layout = 0;
@@ -218,7 +223,9 @@ static __always_inline int handle_drop(struct sk_buff *skb, void *location, __u3
 	/* Wake the reader only when the ring fills past the watermark; otherwise it drains on a timer.
 	 * A wakeup per record costs the dropping CPU more than the program itself. */
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (wakeup_watermark && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_watermark)
+	__u32 key = DT_SET_WAKEUP_WATERMARK;
+	__u64 *watermark = bpf_map_lookup_elem(&settings, &key);
+	if (watermark && *watermark && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= *watermark)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 	count(DT_CNT_SUBMITTED);

@@ -17,6 +17,12 @@ enum dt_counter {
 	DT_CNT_MAX = 4,
 };
 
+/* indexes of the array "settings", written by user space after load */
+enum dt_setting {
+	DT_SET_WAKEUP_WATERMARK = 0, /* ring fill in bytes above which a submit wakes the reader; 0: never */
+	DT_SET_MAX = 4,
+};
+
 struct drop_event {
 	__u64 ktime_ns;        /*  0: bpf_ktime_get_ns() at the drop */
 	__u64 location;        /*  8: kernel address of the drop site */
