@@ -1,0 +1,144 @@
+package dev.droptrace.agent;
+
+import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.source.kernel.KernelDropSource;
+import dev.droptrace.agent.source.kernel.KernelSourceException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The node agent: opens the journal, starts the requested drop sources, and writes its status once a
+ * second. Close detaches every source and closes the journal.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+
+    /** What to run. */
+    public record Config(Path journalDir, String node, Set<String> sources) {}
+
+    private final Config config;
+    private final DropJournal journal;
+    private final Map<String, AgentStatus.SourceStatus> sourceStates = new LinkedHashMap<>();
+    private final String started = Instant.now().toString();
+    private final ScheduledExecutorService statusWriter;
+    private KernelDropSource kernel;
+    private volatile boolean closed;
+
+    private Agent(Config config, DropJournal journal) {
+        this.config = config;
+        this.journal = journal;
+        this.statusWriter = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("status-writer").daemon(true).unstarted(r));
+    }
+
+    /** Opens the journal and starts the sources; a source that cannot attach is reported, not fatal. */
+    public static Agent start(Config config) {
+        DropJournal journal = DropJournal.open(config.journalDir());
+        Agent agent = new Agent(config, journal);
+        try {
+            agent.startSources();
+            agent.writeStatus();
+            agent.statusWriter.scheduleAtFixedRate(agent::writeStatusQuietly, 1, 1, TimeUnit.SECONDS);
+            return agent;
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+    }
+
+    private void startSources() {
+        for (String source : config.sources()) {
+            switch (source) {
+                case "kernel" -> {
+                    try {
+                        kernel = KernelDropSource.open(journal, config.node());
+                        kernel.start();
+                        sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
+                        LOG.info("kernel source attached to {}", kernel.attachedAs());
+                    } catch (KernelSourceException e) {
+                        sourceStates.put("kernel", AgentStatus.SourceStatus.failed(e.getMessage()));
+                        LOG.error("kernel source: {}", e.getMessage());
+                    }
+                }
+                case "cilium", "calico" -> sourceStates.put(source, AgentStatus.SourceStatus.failed("not built yet"));
+                default -> throw new IllegalArgumentException("unknown source " + source + " (known: kernel, cilium, calico)");
+            }
+        }
+    }
+
+    /** Whether at least one source is attached. */
+    public boolean anyAttached() {
+        return sourceStates.values().stream().anyMatch(s -> s.state().equals("attached"));
+    }
+
+    public Map<String, AgentStatus.SourceStatus> sourceStates() {
+        return Map.copyOf(sourceStates);
+    }
+
+    /** Why a source's thread stopped, if one has. */
+    public Throwable sourceFailure() {
+        return kernel == null ? null : kernel.failure();
+    }
+
+    /** The current status, with exact counters read from the kernel. */
+    public AgentStatus status() {
+        long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0;
+        Map<String, Long> byReason = new TreeMap<>();
+        Map<String, AgentStatus.SourceStatus> states = new LinkedHashMap<>(sourceStates);
+        if (kernel != null) {
+            KernelDropSource.KernelCounters c = kernel.counters();
+            events += c.events();
+            kernelDrops += c.seen();
+            lost += c.lost();
+            decodeErrors += c.decodeErrors();
+            byReason.putAll(c.byReason());
+            if (kernel.failure() != null) {
+                states.put("kernel", AgentStatus.SourceStatus.failed("stopped: " + kernel.failure().getMessage()));
+            }
+        }
+        return new AgentStatus(ProcessHandle.current().pid(), config.node(), started, Instant.now().toString(),
+                closed, states, events, kernelDrops, lost, decodeErrors, byReason);
+    }
+
+    private void writeStatus() {
+        try {
+            status().write(config.journalDir());
+        } catch (IOException e) {
+            LOG.warn("cannot write {}: {}", AgentStatus.FILE, e.getMessage());
+        }
+    }
+
+    private void writeStatusQuietly() {
+        try {
+            writeStatus();
+        } catch (RuntimeException e) {
+            LOG.warn("status: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        statusWriter.shutdownNow();
+        try {
+            statusWriter.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (kernel != null) kernel.stop();
+        closed = true;
+        writeStatusQuietly(); // the last figures, marked stopped, while the maps still exist
+        if (kernel != null) kernel.close();
+        journal.close();
+    }
+}

@@ -1,0 +1,66 @@
+package dev.droptrace.agent;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What a running agent reports about itself, written once a second as {@code agent-status.json} in
+ * its journal directory, so that {@code droptrace status} can read it without talking to the agent.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record AgentStatus(
+        long pid,
+        String node,
+        String started,
+        String updated,
+        boolean stopped,
+        Map<String, SourceStatus> sources,
+        long events,
+        @JsonProperty("kernel_drops") long kernelDrops,
+        long lost,
+        @JsonProperty("decode_errors") long decodeErrors,
+        @JsonProperty("by_reason") Map<String, Long> byReason) {
+
+    /** File name inside the journal directory. */
+    public static final String FILE = "agent-status.json";
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** One source: "attached" with where, or the reason it is not. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record SourceStatus(String state, String attachment, String reason) {
+        public static SourceStatus attached(String attachment) {
+            return new SourceStatus("attached", attachment, null);
+        }
+
+        public static SourceStatus failed(String reason) {
+            return new SourceStatus("not attached", null, reason);
+        }
+    }
+
+    /** Writes atomically (temp file and rename), so a reader never sees half a file. */
+    public void write(Path journalDir) throws IOException {
+        Path tmp = journalDir.resolve(FILE + ".tmp");
+        JSON.writeValue(tmp.toFile(), this);
+        Files.move(tmp, journalDir.resolve(FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    public static Optional<AgentStatus> read(Path journalDir) throws IOException {
+        Path f = journalDir.resolve(FILE);
+        if (!Files.exists(f)) return Optional.empty();
+        return Optional.of(JSON.readValue(f.toFile(), AgentStatus.class));
+    }
+
+    /** Whether the process that wrote this status is still alive and has not stopped. */
+    public boolean alive() {
+        return !stopped && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+}

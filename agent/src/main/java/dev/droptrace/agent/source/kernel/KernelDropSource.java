@@ -1,0 +1,216 @@
+package dev.droptrace.agent.source.kernel;
+
+import dev.droptrace.agent.event.DropSource;
+import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.btf.DropReasons;
+import dev.droptrace.ksym.KernelSymbols;
+import dev.droptrace.libbpf.BpfLink;
+import dev.droptrace.libbpf.BpfMap;
+import dev.droptrace.libbpf.BpfObject;
+import dev.droptrace.libbpf.BpfRingBuffer;
+import dev.droptrace.libbpf.Libbpf;
+import dev.droptrace.libc.NativeCallException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Drops as the kernel makes them: loads and attaches the kfree_skb BPF program, drains its ring
+ * buffer on one thread, and appends one journal event per kernel record without allocating.
+ */
+public final class KernelDropSource implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KernelDropSource.class);
+    /** Class-path location of the compiled BPF object (built by the bpf module). */
+    public static final String OBJECT_RESOURCE = "/dev/droptrace/bpf/kfree_skb.bpf.o";
+    static final String PROG_BTF = "kfree_skb_btf";
+    static final String PROG_CLASSIC = "kfree_skb_classic";
+    /** enum dt_counter in kfree_skb.h */
+    static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2;
+    /** enum dt_setting in kfree_skb.h */
+    static final int SET_WAKEUP_WATERMARK = 0;
+    /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
+    static final int DRAIN_INTERVAL_MS = 50;
+
+    private final Arena arena = Arena.ofShared();
+    private final BpfObject object;
+    private final BpfLink link;
+    private final String attachedAs;
+    private final BpfMap counters;
+    private final BpfMap reasons;
+    private final BpfRingBuffer ring;
+    private final DropReasons reasonNames;
+    private final KernelRecordTranslator translator;
+    private final MemorySegment key;
+    private volatile boolean running;
+    private boolean stopped;
+    private volatile Throwable failure;
+    private Thread thread;
+
+    private KernelDropSource(BpfObject object, BpfLink link, String attachedAs, DropJournal journal,
+                             DropReasons reasonNames, KernelSymbols symbols, String node) {
+        this.object = object;
+        this.link = link;
+        this.attachedAs = attachedAs;
+        this.reasonNames = reasonNames;
+        this.translator = new KernelRecordTranslator(journal, symbols, node);
+        this.counters = object.map("counters");
+        this.reasons = object.map("reasons");
+        this.ring = BpfRingBuffer.open(object.map("events"));
+        this.key = arena.allocate(ValueLayout.JAVA_INT);
+        BpfMap settings = object.map("settings");
+        MemorySegment value = arena.allocate(ValueLayout.JAVA_LONG);
+        key.set(ValueLayout.JAVA_INT, 0, SET_WAKEUP_WATERMARK);
+        value.set(ValueLayout.JAVA_LONG, 0, object.map("events").maxEntries() / 4);
+        settings.update(key, value, 0);
+    }
+
+    /**
+     * Checks the kernel, loads the program and attaches it: tp_btf/kfree_skb first, the classic
+     * tracepoint if that fails. Throws {@link KernelSourceException} with one line naming what is missing.
+     */
+    public static KernelDropSource open(DropJournal journal, String node) {
+        KernelPreflight.problem().ifPresent(p -> { throw new KernelSourceException(p); });
+        DropReasons reasonNames = DropReasons.fromKernel();
+        for (Map.Entry<Integer, String> r : reasonNames.all().entrySet()) {
+            journal.defineReason(DropSource.KERNEL, r.getKey(), r.getValue());
+        }
+        KernelSymbols symbols = KernelSymbols.load();
+        if (!symbols.available()) LOG.warn("/proc/kallsyms hides addresses (kptr_restrict): drop locations will be raw");
+        byte[] elf = loadObject();
+        NativeCallException btfFailure;
+        BpfObject obj = BpfObject.open("kfree_skb", elf);
+        try {
+            obj.program(PROG_CLASSIC).setAutoload(false);
+            obj.load();
+            BpfLink link = obj.program(PROG_BTF).attach();
+            return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node);
+        } catch (NativeCallException e) {
+            obj.close();
+            btfFailure = e;
+            LOG.info("tp_btf/kfree_skb unavailable ({}), trying the classic tracepoint", e.getMessage());
+        }
+        obj = BpfObject.open("kfree_skb", elf);
+        try {
+            obj.program(PROG_BTF).setAutoload(false);
+            obj.load();
+            BpfLink link = obj.program(PROG_CLASSIC).attach();
+            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node);
+        } catch (NativeCallException e) {
+            obj.close();
+            throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + firstLine(btfFailure)
+                    + "; tracepoint: " + firstLine(e), e);
+        }
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    static byte[] loadObject() {
+        try (InputStream in = KernelDropSource.class.getResourceAsStream(OBJECT_RESOURCE)) {
+            if (in == null) throw new KernelSourceException("BPF object " + OBJECT_RESOURCE + " is not on the class path (build the bpf module)");
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new KernelSourceException("cannot read BPF object " + OBJECT_RESOURCE + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Where the program is attached: "tp_btf/kfree_skb" or "tracepoint/skb/kfree_skb". */
+    public String attachedAs() {
+        return attachedAs;
+    }
+
+    /** Starts the drain thread. */
+    public synchronized void start() {
+        if (thread != null) return;
+        running = true;
+        thread = Thread.ofPlatform().name("source-kernel").daemon(true).start(this::drainLoop);
+    }
+
+    private void drainLoop() {
+        BpfRingBuffer.RecordHandler handler = translator;
+        try {
+            while (running) {
+                translator.syncClock();
+                ring.poll(DRAIN_INTERVAL_MS, handler);
+            }
+            ring.drain(handler); // what arrived before detach
+        } catch (Throwable t) {
+            failure = t;
+            running = false;
+            LOG.error("kernel source stopped: {}", t.getMessage());
+        }
+    }
+
+    /** Counters for status: exact kernel counts from the BPF maps plus this source's own. */
+    public KernelCounters counters() {
+        Map<String, Long> byReason = new TreeMap<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment k = a.allocate(ValueLayout.JAVA_INT);
+            MemorySegment next = a.allocate(ValueLayout.JAVA_INT);
+            boolean has = reasons.nextKey(null, next);
+            while (has) {
+                int code = next.get(ValueLayout.JAVA_INT, 0);
+                k.set(ValueLayout.JAVA_INT, 0, code);
+                long n = reasons.sumPerCpuLong(k);
+                byReason.merge(reasonNames.name(code), n, Long::sum);
+                MemorySegment.copy(next, 0, k, 0, 4);
+                has = reasons.nextKey(k, next);
+            }
+            return new KernelCounters(counter(a, CNT_SEEN), counter(a, CNT_SUBMITTED), counter(a, CNT_LOST),
+                    translator.events(), translator.decodeErrors(), byReason);
+        }
+    }
+
+    private long counter(Arena a, int index) {
+        MemorySegment k = a.allocate(ValueLayout.JAVA_INT);
+        k.set(ValueLayout.JAVA_INT, 0, index);
+        return counters.sumPerCpuLong(k);
+    }
+
+    /** Why the drain thread stopped, or null while it runs. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    public boolean running() {
+        return running;
+    }
+
+    /** Detaches the program and waits until the drain thread has journaled what is left in the ring. */
+    public synchronized void stop() {
+        if (stopped) return;
+        stopped = true;
+        link.close(); // first, so the final drain sees every record the program wrote
+        running = false;
+        if (thread != null) {
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Stops, then frees every kernel handle (maps, ring, object). */
+    @Override
+    public synchronized void close() {
+        stop();
+        ring.close();
+        object.close();
+        arena.close();
+    }
+
+    /** Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode errors, drops by reason. */
+    public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
+                                 Map<String, Long> byReason) {}
+}

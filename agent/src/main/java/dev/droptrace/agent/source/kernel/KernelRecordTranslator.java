@@ -1,0 +1,115 @@
+package dev.droptrace.agent.source.kernel;
+
+import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.DropSource;
+import dev.droptrace.agent.journal.DictionaryKind;
+import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.ksym.KernelSymbols;
+import dev.droptrace.libbpf.BpfRingBuffer;
+import dev.droptrace.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Turns each kernel {@code struct drop_event} into a journal event, in place and without allocating:
+ * wall time from the kernel's monotonic stamp, interface and drop-site names as dictionary ids. A
+ * record of the wrong size or with an impossible family is counted as a decode error and skipped.
+ * Used by the one drain thread only.
+ */
+final class KernelRecordTranslator implements BpfRingBuffer.RecordHandler {
+    private final DropJournal journal;
+    private final KernelSymbols symbols;
+    private final int[] symbolIds;
+    private final int nodeId;
+    private final MemorySegment scratch = Arena.ofAuto().allocate(DropRecord.SIZE, 8);
+    private final DropRecord out = new DropRecord();
+    private final AtomicLong events = new AtomicLong();
+    private final AtomicLong decodeErrors = new AtomicLong();
+    private long wallOffsetNs;
+    private long nextClockSync;
+
+    KernelRecordTranslator(DropJournal journal, KernelSymbols symbols, String node) {
+        this.journal = journal;
+        this.symbols = symbols;
+        this.symbolIds = new int[symbols.available() ? symbols.size() : 0];
+        this.nodeId = journal.intern(DictionaryKind.STRING, node);
+        syncClock();
+    }
+
+    /** Kernel timestamps are CLOCK_MONOTONIC; the offset to wall time is refreshed once a second. */
+    void syncClock() {
+        long mono = Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC);
+        if (mono < nextClockSync) return;
+        long real = Libc.clockGettimeNs(Libc.CLOCK_REALTIME);
+        long mono2 = Libc.clockGettimeNs(Libc.CLOCK_MONOTONIC);
+        wallOffsetNs = real - (mono + mono2) / 2;
+        nextClockSync = mono2 + 1_000_000_000L;
+    }
+
+    @Override
+    public void onRecord(MemorySegment data, long off, int length) {
+        if (length != KernelDropRecord.SIZE || off < 0 || off + length > data.byteSize()) {
+            decodeErrors.setRelease(decodeErrors.getPlain() + 1);
+            return;
+        }
+        int family = KernelDropRecord.u8(data, off, KernelDropRecord.FAMILY);
+        if (family != 0 && family != 4 && family != 6) {
+            decodeErrors.setRelease(decodeErrors.getPlain() + 1);
+            return;
+        }
+        DropRecord r = out.wrap(scratch, 0);
+        r.clear();
+        long ktime = KernelDropRecord.u64(data, off, KernelDropRecord.KTIME_NS);
+        long location = KernelDropRecord.u64(data, off, KernelDropRecord.LOCATION);
+        r.source(DropSource.KERNEL)
+                .family(family)
+                .protocol(KernelDropRecord.u8(data, off, KernelDropRecord.PROTOCOL))
+                .tcpFlags(KernelDropRecord.u8(data, off, KernelDropRecord.TCP_FLAGS))
+                .icmpType(KernelDropRecord.u8(data, off, KernelDropRecord.ICMP_TYPE))
+                .icmpCode(KernelDropRecord.u8(data, off, KernelDropRecord.ICMP_CODE))
+                .srcPort(KernelDropRecord.u16(data, off, KernelDropRecord.SPORT))
+                .dstPort(KernelDropRecord.u16(data, off, KernelDropRecord.DPORT))
+                .length(KernelDropRecord.u32(data, off, KernelDropRecord.LENGTH))
+                .ifindex(KernelDropRecord.u32(data, off, KernelDropRecord.IFINDEX))
+                .netns(KernelDropRecord.u32(data, off, KernelDropRecord.NETNS))
+                .cpu(KernelDropRecord.u32(data, off, KernelDropRecord.CPU))
+                .reasonCode(KernelDropRecord.u32(data, off, KernelDropRecord.REASON))
+                .ktimeNs(ktime)
+                .wallNs(ktime + wallOffsetNs)
+                .location(location)
+                .count(Math.max(1, KernelDropRecord.u32(data, off, KernelDropRecord.COUNT)))
+                .nodeId(nodeId);
+        r.copySrcIp(data, off + KernelDropRecord.SADDR);
+        r.copyDstIp(data, off + KernelDropRecord.DADDR);
+        if (data.get(ValueLayout.JAVA_BYTE, off + KernelDropRecord.IFNAME) != 0) {
+            r.interfaceId(journal.internBytes(DictionaryKind.STRING, data, off + KernelDropRecord.IFNAME,
+                    KernelDropRecord.IFNAME_SIZE));
+        }
+        r.locationId(symbolId(location));
+        journal.appendEvent(scratch, 0);
+        events.setRelease(events.getPlain() + 1);
+    }
+
+    private int symbolId(long address) {
+        if (address == 0 || symbolIds.length == 0) return 0;
+        int idx = symbols.indexOf(address);
+        if (idx < 0) return 0;
+        int id = symbolIds[idx];
+        if (id == 0) {
+            id = journal.intern(DictionaryKind.STRING, symbols.name(idx));
+            symbolIds[idx] = id;
+        }
+        return id;
+    }
+
+    long events() {
+        return events.get();
+    }
+
+    long decodeErrors() {
+        return decodeErrors.get();
+    }
+}

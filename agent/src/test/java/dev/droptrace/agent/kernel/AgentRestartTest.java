@@ -1,0 +1,100 @@
+package dev.droptrace.agent.kernel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.droptrace.agent.AgentStatus;
+import dev.droptrace.agent.lab.NetnsLab;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import static dev.droptrace.agent.kernel.KernelTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The agent as its own process: SIGKILL loses nothing journaled, and a restart resumes capture. */
+@Tag("kernel")
+class AgentRestartTest {
+    static final int PORT = 9998;
+
+    @TempDir Path journal;
+    NetnsLab lab;
+    NetnsLab.Pod client;
+    NetnsLab.Pod server;
+    Process agent;
+
+    @BeforeEach
+    void setUp() {
+        assumeKernelTestbed();
+        lab = NetnsLab.create(211);
+        client = lab.addPod("client");
+        server = lab.addPod("server");
+        lab.link(client, server, "eth0", "eth0");
+        lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + PORT, "-j", "DROP");
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (agent != null) agent.destroyForcibly();
+        if (lab != null) lab.close();
+    }
+
+    @Test
+    void sigkillLosesNothingAndRestartResumes() throws Exception {
+        String netns = Long.toString(lab.netnsInode(server));
+        agent = startAgent();
+        lab.sendUdp(client, server.ip4(), PORT, 41000, 20);
+        List<JsonNode> before = awaitEvents(journal, e -> e.size() >= 20, "--netns", netns, "--to-port", "" + PORT);
+        assertEquals(20, sumCount(before, e -> true));
+
+        agent.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no final flush
+        assertEquals(20, sumCount(observe(journal, "--netns", netns, "--to-port", "" + PORT), e -> true),
+                "every drop journaled before the kill is still there");
+
+        agent = startAgent();
+        lab.sendUdp(client, server.ip4(), PORT, 41000, 15);
+        long counter = lab.ruleCounter(server, false, "INPUT", 1);
+        assertEquals(35, counter);
+        List<JsonNode> after = awaitEvents(journal, e -> sumCount(e, x -> true) >= counter,
+                "--netns", netns, "--to-port", "" + PORT);
+        assertEquals(counter, sumCount(after, e -> true), "journal = iptables counter across the restart");
+
+        CliResult status = cli("status", "--journal", journal.toString(), "-o", "json");
+        assertEquals(0, status.exit(), status.err());
+        JsonNode s = JSON.readTree(status.out());
+        assertEquals("attached", s.path("sources").path("kernel").path("state").asText(), status.out());
+        assertTrue(s.path("by_reason").path("NETFILTER_DROP").asLong() >= 15, status.out());
+        assertEquals(0, s.path("lost").asLong());
+        assertEquals(0, s.path("decode_errors").asLong());
+        assertTrue(s.path("journal").path("events").asLong() >= 35, status.out());
+        assertTrue(s.path("journal").path("bytes").asLong() > 0, status.out());
+    }
+
+    private Process startAgent() throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(a -> a.startsWith("--") || a.startsWith("-D")).toList());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.droptrace.agent.cli.Main",
+                "agent", "--journal", journal.toString(), "--node", "restart-test"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(journal.resolveSibling(journal.getFileName() + "-agent.log").toFile()).start();
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Optional<AgentStatus> st = AgentStatus.read(journal);
+            if (st.isPresent() && st.get().pid() == p.pid() && st.get().sources().containsKey("kernel")) {
+                assertEquals("attached", st.get().sources().get("kernel").state(), st.get().toString());
+                return p;
+            }
+            assertTrue(p.isAlive(), "agent exited with " + (p.isAlive() ? "" : p.exitValue()));
+            Thread.sleep(100);
+        }
+        throw new AssertionError("agent did not report its sources");
+    }
+}
