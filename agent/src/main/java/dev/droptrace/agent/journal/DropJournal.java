@@ -117,8 +117,13 @@ public final class DropJournal implements AutoCloseable {
 
     /** The errno-like reason of a file error, e.g. "Permission denied" or "/x/file is not a directory". */
     private static String reason(IOException e, Path dir) {
-        if (e instanceof java.nio.file.FileAlreadyExistsException fe) {
-            return fe.getFile() + " exists and is not a directory";
+        for (Path p = dir; p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                if (!Files.isDirectory(p)) {
+                    return p + " is not a directory";
+                }
+                break;
+            }
         }
         if (e instanceof java.nio.file.AccessDeniedException) {
             return "Permission denied";
