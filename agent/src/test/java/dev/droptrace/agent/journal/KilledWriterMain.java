@@ -9,7 +9,8 @@ import java.nio.file.Path;
 
 /**
  * Child process of {@link KilledWriterTest}: appends events with sequence numbers 0, 1, 2, ... in
- * ktime_ns (a new interface name every 100 events) until killed, printing progress.
+ * ktime_ns (a new interface name every 100 events) until killed or {@code args[1]} are written,
+ * printing progress. With {@code args[2] = "torn"} it then holds a half-written excerpt open until killed.
  */
 public final class KilledWriterMain {
     private KilledWriterMain() {
@@ -31,6 +32,20 @@ public final class KilledWriterMain {
                 }
             }
             System.out.println("done");
+        }
+        if (args.length > 2 && args[2].equals("torn")) {
+            // hold an excerpt half written, as a writer killed inside appendEvent would leave it
+            var q = net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(dir)
+                    .rollCycle(net.openhft.chronicle.queue.RollCycles.FAST_HOURLY).build();
+            var dc = q.createAppender().writingDocument();
+            dc.wire().bytes().writeByte((byte) 'E').write(new byte[50]);
+            System.out.println("torn");
+            System.out.flush();
+            try {
+                Thread.sleep(600_000);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

@@ -25,6 +25,23 @@ class KilledWriterTest {
     @Test
     void sigkillMidStreamLosesNothingWritten() throws Exception {
         Path dir = tmp.resolve("j");
+        long acknowledged = killChild(dir, Long.MAX_VALUE, false, 20_000);
+        assertTrue(acknowledged >= 20_000, "child stopped early: " + acknowledged);
+        long seen = readSequential(dir, acknowledged, -1);
+        continueWriting(dir, seen);
+    }
+
+    @Test
+    void sigkillInsideAnExcerptLeavesTheRestReadable() throws Exception {
+        Path dir = tmp.resolve("j");
+        killChild(dir, 5_000, true, Long.MAX_VALUE);
+        long seen = readSequential(dir, 5_000, -1);
+        assertEquals(5_000, seen);
+        continueWriting(dir, seen);
+    }
+
+    /** Runs {@link KilledWriterMain} and SIGKILLs it once it has acknowledged {@code killAfter} events or says "torn". */
+    private static long killChild(Path dir, long max, boolean torn, long killAfter) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
@@ -34,7 +51,10 @@ class KilledWriterTest {
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(KilledWriterMain.class.getName());
         cmd.add(dir.toString());
-        cmd.add(Long.toString(Long.MAX_VALUE));
+        cmd.add(Long.toString(max));
+        if (torn) {
+            cmd.add("torn");
+        }
         Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         long acknowledged = 0;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
@@ -42,9 +62,11 @@ class KilledWriterTest {
             while ((line = out.readLine()) != null) {
                 if (line.startsWith("appended ")) {
                     acknowledged = Long.parseLong(line.substring("appended ".length()));
-                    if (acknowledged >= 20_000) {
+                    if (acknowledged >= killAfter) {
                         break;
                     }
+                } else if (line.equals("torn")) {
+                    break;
                 }
             }
             child.destroyForcibly(); // SIGKILL while it keeps appending
@@ -52,12 +74,12 @@ class KilledWriterTest {
         } finally {
             child.destroyForcibly();
         }
-        assertTrue(acknowledged >= 20_000, "child stopped early: " + acknowledged);
         assertEquals(137, child.exitValue(), "killed by SIGKILL");
+        return acknowledged;
+    }
 
-        long seen = readSequential(dir, acknowledged, -1);
-
-        // a new writer continues: ids do not collide, events land after the old ones
+    /** A new writer continues: ids do not collide, events land after the old ones. */
+    private static void continueWriting(Path dir, long seen) {
         int next;
         try (DropJournal j = DropJournal.open(dir); Arena arena = Arena.ofConfined()) {
             next = j.intern(DictionaryKind.STRING, "after-restart");
