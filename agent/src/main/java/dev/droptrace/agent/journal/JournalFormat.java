@@ -34,6 +34,10 @@ final class JournalFormat {
     static void disableChronicleAnalytics() {
         System.setProperty("chronicle.analytics.disable", "true");
         System.setProperty("chronicle.announcer.disable", "true");
+        // Chronicle logs file growth and syncs at INFO; keep observe's stderr quiet unless asked
+        if (System.getProperty("org.slf4j.simpleLogger.log.net.openhft") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.net.openhft", "warn");
+        }
     }
 
     /** True when {@code dir} holds at least one queue file. */

@@ -27,7 +27,8 @@ import java.time.Instant;
  * non-blocking: it returns false at the current end, and true again once a writer has appended.
  * A directory without queue files reads as empty (and is re-checked on each {@link #next}). An
  * excerpt with an unknown type byte, or too short for its type, is skipped and counted in
- * {@link #decodeErrors()}; nothing here throws on bad data. Not thread-safe.
+ * {@link #decodeErrors()}; nothing here throws on bad data. Not thread-safe: use from one thread
+ * at a time (positioning methods hand the underlying tailer over to whichever thread reads next).
  */
 public final class JournalReader implements AutoCloseable {
     static {
@@ -47,6 +48,7 @@ public final class JournalReader implements AutoCloseable {
     private final DropRecord scratchRecord = new DropRecord().wrap(scratchSegment, 0);
     private byte[] text = new byte[256];
 
+    private boolean readOnly;
     private long sinceNs = Long.MIN_VALUE;
     private long untilNs = Long.MAX_VALUE;
     private long decodeErrors;
@@ -80,6 +82,7 @@ public final class JournalReader implements AutoCloseable {
         }
         try {
             queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).readOnly(true).build();
+            readOnly = true;
         } catch (RuntimeException readOnlyFailed) {
             try {
                 queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).build();
@@ -91,6 +94,7 @@ public final class JournalReader implements AutoCloseable {
         tailer.toStart();
         loadDictionary();
         tailer.toStart();
+        handOver();
         return true;
     }
 
@@ -215,10 +219,25 @@ public final class JournalReader implements AutoCloseable {
         return dictionary[kind.code()].get(id);
     }
 
+    /**
+     * Chronicle binds a tailer to the first thread that uses it; every positioning method ends by
+     * releasing that binding, so the thread that opens and positions a reader need not be the one
+     * that calls {@link #next}.
+     */
+    private void handOver() {
+        tailer.singleThreadedCheckReset();
+    }
+
+    /** True when the queue was opened in Chronicle's read-only mode (false: it fell back to read-write). */
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
     /** Positions at the start of the journal. */
     public void fromStart() {
         if (ensureOpen()) {
             tailer.direction(TailerDirection.FORWARD).toStart();
+            handOver();
         }
     }
 
@@ -226,6 +245,7 @@ public final class JournalReader implements AutoCloseable {
     public void toEnd() {
         if (ensureOpen()) {
             tailer.direction(TailerDirection.FORWARD).toEnd();
+            handOver();
         }
     }
 
@@ -263,6 +283,7 @@ public final class JournalReader implements AutoCloseable {
         } else if (!tailer.moveToIndex(start)) {
             tailer.toStart();
         }
+        handOver();
     }
 
     private boolean isEventInWindow(Bytes<?> b) {
@@ -289,6 +310,7 @@ public final class JournalReader implements AutoCloseable {
             boolean hit;
             try (DocumentContext dc = tailer.readingDocument()) {
                 if (!dc.isPresent()) {
+                    handOver();
                     return;
                 }
                 index = dc.index();
@@ -298,6 +320,7 @@ public final class JournalReader implements AutoCloseable {
             }
             if (hit) {
                 tailer.moveToIndex(index);
+                handOver();
                 return;
             }
         }
@@ -332,7 +355,12 @@ public final class JournalReader implements AutoCloseable {
 
     /** Moves to a saved {@link #position()}; false when that index is no longer in the journal. */
     public boolean moveTo(long index) {
-        return ensureOpen() && tailer.direction(TailerDirection.FORWARD).moveToIndex(index);
+        if (!ensureOpen()) {
+            return false;
+        }
+        boolean moved = tailer.direction(TailerDirection.FORWARD).moveToIndex(index);
+        handOver();
+        return moved;
     }
 
     /** Excerpts skipped because they were malformed. */

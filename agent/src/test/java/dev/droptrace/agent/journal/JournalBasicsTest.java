@@ -102,6 +102,24 @@ class JournalBasicsTest {
     }
 
     @Test
+    void readOnlyAndReadableFromAnotherThread() throws Exception {
+        Path dir = tmp.resolve("j");
+        writeEvents(dir, 0, 5);
+        try (JournalReader r = JournalReader.open(dir)) {
+            assertTrue(r.isReadOnly());
+            r.last(2);
+            List<Integer> ports = new ArrayList<>();
+            Thread t = new Thread(() -> ports.addAll(readPorts(r)));
+            t.start();
+            t.join();
+            assertEquals(List.of(3, 4), ports);
+            r.fromStart();
+            assertEquals(5, readPorts(r).size());
+            assertEquals(0, r.decodeErrors());
+        }
+    }
+
+    @Test
     void toEndReadsOnlyNewEvents() {
         Path dir = tmp.resolve("j");
         writeEvents(dir, 0, 5);
