@@ -1,0 +1,267 @@
+package dev.droptrace.agent.event;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One drop at the edge: a private copy of the 128-byte record plus the strings its dictionary ids
+ * resolve to. Readers fill a view per event and may reuse it; formatters and filters read it.
+ * Unlike {@link DropRecord} this class allocates (strings, parsed identities) and is not meant for
+ * the capture path.
+ *
+ * <p>Numeric fields are read and written through {@link #record()}. The JSON texts of identities
+ * and policy are parsed lazily; a text that does not parse yields null.
+ */
+public final class DropView {
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    private static final TypeReference<Map<String, String>> LABELS = new TypeReference<>() {
+    };
+
+    private final byte[] bytes = new byte[DropRecord.SIZE];
+    private final MemorySegment segment = MemorySegment.ofArray(bytes);
+    private final DropRecord record = new DropRecord().wrap(segment, 0);
+    private final byte[] ip = new byte[DropRecord.IP_SIZE];
+
+    private long index = -1;
+    private String reasonName;
+    private String node;
+    private String interfaceName;
+    private String locationName;
+    private String srcIdentityJson;
+    private String dstIdentityJson;
+    private String policyJson;
+    private CiliumVerdict cilium;
+
+    private boolean srcParsed;
+    private boolean dstParsed;
+    private boolean policyParsed;
+    private EndpointIdentity srcIdentity;
+    private EndpointIdentity dstIdentity;
+    private PolicyRef policy;
+
+    public DropView() {
+        record.clear();
+    }
+
+    /** Copies the record at {@code seg[offset..+128)} and clears every resolved string. */
+    public DropView load(MemorySegment seg, long offset) {
+        MemorySegment.copy(seg, offset, segment, 0, DropRecord.SIZE);
+        clearResolved();
+        return this;
+    }
+
+    /** Resets to an empty record (version 1, count 1) with nothing resolved. */
+    public DropView clear() {
+        record.clear();
+        clearResolved();
+        index = -1;
+        return this;
+    }
+
+    private void clearResolved() {
+        reasonName = null;
+        node = null;
+        interfaceName = null;
+        locationName = null;
+        srcIdentityJson = null;
+        dstIdentityJson = null;
+        policyJson = null;
+        cilium = null;
+        srcParsed = dstParsed = policyParsed = false;
+        srcIdentity = dstIdentity = null;
+        policy = null;
+    }
+
+    /** The flyweight over this view's own copy of the record; writable. */
+    public DropRecord record() {
+        return record;
+    }
+
+    // ---- numeric shortcuts -----------------------------------------------------------------------
+    public DropSource source() { return DropSource.fromCode(record.source()); }
+    public Direction direction() { return Direction.fromCode(record.direction()); }
+    public int family() { return record.family(); }
+    public int protocol() { return record.protocol(); }
+    public int srcPort() { return record.srcPort(); }
+    public int dstPort() { return record.dstPort(); }
+    public int tcpFlags() { return record.tcpFlags(); }
+    public int icmpType() { return record.icmpType(); }
+    public int icmpCode() { return record.icmpCode(); }
+    public long length() { return record.length(); }
+    public int ifindex() { return record.ifindex(); }
+    public long netns() { return record.netns(); }
+    public int cpu() { return record.cpu(); }
+    public long reasonCode() { return record.reasonCode(); }
+    public long ktimeNs() { return record.ktimeNs(); }
+    public long wallNs() { return record.wallNs(); }
+    public long location() { return record.location(); }
+    public long count() { return Integer.toUnsignedLong(record.count()); }
+
+    /** Source address as text (dotted or RFC 5952), null when the family is unknown. */
+    public String srcIp() {
+        record.copySrcIp(ip, 0);
+        return IpAddressText.format(record.family(), ip, 0);
+    }
+
+    public String dstIp() {
+        record.copyDstIp(ip, 0);
+        return IpAddressText.format(record.family(), ip, 0);
+    }
+
+    /** True when the source slot equals {@code slot16} (a 16-byte slot as made by {@link IpAddressText#parse}). */
+    public boolean srcIpEquals(int family, byte[] slot16) {
+        record.copySrcIp(ip, 0);
+        return family == record.family() && java.util.Arrays.equals(ip, slot16);
+    }
+
+    public boolean dstIpEquals(int family, byte[] slot16) {
+        record.copyDstIp(ip, 0);
+        return family == record.family() && java.util.Arrays.equals(ip, slot16);
+    }
+
+    // ---- position --------------------------------------------------------------------------------
+    /** The journal index the event was read at, -1 if not from a journal. */
+    public long index() { return index; }
+    public DropView index(long v) { index = v; return this; }
+
+    // ---- resolved strings ------------------------------------------------------------------------
+    /** The reason name from the dictionary, or the decimal code when the dictionary has none. */
+    public String reason() {
+        return reasonName != null ? reasonName : Long.toString(record.reasonCode());
+    }
+
+    /** The reason name from the dictionary, or null. */
+    public String reasonName() { return reasonName; }
+    public DropView reasonName(String v) { reasonName = v; return this; }
+
+    public String node() { return node; }
+    public DropView node(String v) { node = v; return this; }
+
+    public String interfaceName() { return interfaceName; }
+    public DropView interfaceName(String v) { interfaceName = v; return this; }
+
+    /** Kernel symbol of the drop site, or null. */
+    public String locationName() { return locationName; }
+    public DropView locationName(String v) { locationName = v; return this; }
+
+    public String srcIdentityJson() { return srcIdentityJson; }
+    public DropView srcIdentityJson(String v) { srcIdentityJson = v; srcParsed = false; srcIdentity = null; return this; }
+
+    public String dstIdentityJson() { return dstIdentityJson; }
+    public DropView dstIdentityJson(String v) { dstIdentityJson = v; dstParsed = false; dstIdentity = null; return this; }
+
+    public String policyJson() { return policyJson; }
+    public DropView policyJson(String v) { policyJson = v; policyParsed = false; policy = null; return this; }
+
+    public CiliumVerdict cilium() { return cilium; }
+    public DropView cilium(CiliumVerdict v) { cilium = v; return this; }
+
+    /** The source identity, parsed on first use; null when unknown or unparsable. */
+    public EndpointIdentity srcIdentity() {
+        if (!srcParsed) {
+            srcIdentity = parseIdentity(srcIdentityJson);
+            srcParsed = true;
+        }
+        return srcIdentity;
+    }
+
+    public EndpointIdentity dstIdentity() {
+        if (!dstParsed) {
+            dstIdentity = parseIdentity(dstIdentityJson);
+            dstParsed = true;
+        }
+        return dstIdentity;
+    }
+
+    public PolicyRef policy() {
+        if (!policyParsed) {
+            policy = parsePolicy(policyJson);
+            policyParsed = true;
+        }
+        return policy;
+    }
+
+    /** Parses IDENTITY dictionary text; null for null or malformed text. */
+    public static EndpointIdentity parseIdentity(String json) {
+        if (json == null || json.isEmpty()) {
+            return null;
+        }
+        try {
+            JsonNode n = JSON.readTree(json);
+            if (n == null || !n.isObject()) {
+                return null;
+            }
+            Map<String, String> labels = n.hasNonNull("labels") && n.get("labels").isObject()
+                    ? JSON.convertValue(n.get("labels"), LABELS) : Map.of();
+            return new EndpointIdentity(text(n, "namespace"), text(n, "pod"), text(n, "workload"), labels, text(n, "node"));
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** Parses POLICY dictionary text; null for null or malformed text. */
+    public static PolicyRef parsePolicy(String json) {
+        if (json == null || json.isEmpty()) {
+            return null;
+        }
+        try {
+            JsonNode n = JSON.readTree(json);
+            if (n == null || !n.isObject()) {
+                return null;
+            }
+            return new PolicyRef(text(n, "name"), text(n, "namespace"), text(n, "kind"), text(n, "tier"), text(n, "action"));
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** The IDENTITY dictionary text for an identity (keys in schema order, nulls omitted). */
+    public static String identityJson(EndpointIdentity id) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        putIfNotNull(m, "namespace", id.namespace());
+        putIfNotNull(m, "pod", id.pod());
+        putIfNotNull(m, "workload", id.workload());
+        if (!id.labels().isEmpty()) {
+            m.put("labels", new java.util.TreeMap<>(id.labels()));
+        }
+        putIfNotNull(m, "node", id.node());
+        return write(m);
+    }
+
+    /** The POLICY dictionary text for a policy (keys in schema order, nulls omitted). */
+    public static String policyJson(PolicyRef p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        putIfNotNull(m, "name", p.name());
+        putIfNotNull(m, "namespace", p.namespace());
+        putIfNotNull(m, "kind", p.kind());
+        putIfNotNull(m, "tier", p.tier());
+        putIfNotNull(m, "action", p.action());
+        return write(m);
+    }
+
+    private static void putIfNotNull(Map<String, Object> m, String k, Object v) {
+        if (v != null) {
+            m.put(k, v);
+        }
+    }
+
+    private static String write(Object o) {
+        try {
+            return JSON.writeValueAsString(o);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String text(JsonNode n, String field) {
+        JsonNode v = n.get(field);
+        return v == null || v.isNull() ? null : v.asText();
+    }
+}

@@ -1,0 +1,481 @@
+package dev.droptrace.agent.journal;
+
+import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.DropSource;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.agrona.collections.Int2ObjectHashMap;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The writer of a drop journal: a Chronicle Queue directory, rolled hourly, holding event and
+ * dictionary excerpts (see the package documentation for the excerpt format).
+ *
+ * <p>Not thread-safe: one thread appends (the appender is created on that thread's first write).
+ * {@link #appendEvent} and a hit of {@link #intern} or {@link #internBytes} allocate nothing in
+ * steady state. Dictionary ids are sequential per kind from 1; on open the writer scans the
+ * existing dictionary records, so ids continue across restarts and never collide.
+ *
+ * <p>Chronicle writes through memory-mapped files and commits each excerpt by a header word, so
+ * after a crash (even SIGKILL) every fully written excerpt is readable and a new writer continues
+ * after it. A full disk surfaces as {@link JournalException} ("journal directory X is full") and
+ * rolls back the excerpt being written; excerpts already written stay readable.
+ */
+public final class DropJournal implements AutoCloseable {
+    static {
+        JournalFormat.disableChronicleAnalytics();
+    }
+
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int KINDS = DictionaryKind.MAX_CODE + 1;
+
+    private final Path dir;
+    private final SingleChronicleQueue queue;
+    private ExcerptAppender appender;
+
+    private final byte[] eventScratch = new byte[DropRecord.SIZE];
+    private final MemorySegment eventScratchSegment = MemorySegment.ofArray(eventScratch);
+
+    /** text -> id per kind code (STRING, IDENTITY, POLICY). */
+    @SuppressWarnings("unchecked")
+    private final Map<String, Integer>[] idsByText = new Map[KINDS];
+    private final int[] nextId = new int[KINDS];
+    /** code -> name per reason kind code. */
+    @SuppressWarnings("unchecked")
+    private final Int2ObjectHashMap<String>[] reasons = new Int2ObjectHashMap[KINDS];
+    private final ByteKeyTable byteKeys = new ByteKeyTable();
+
+    private long eventsAppended;
+    private long dictionaryRecordsAppended;
+    private boolean closed;
+
+    private DropJournal(Path dir, SingleChronicleQueue queue) {
+        this.dir = dir;
+        this.queue = queue;
+        for (int k = 0; k < KINDS; k++) {
+            idsByText[k] = new HashMap<>();
+            reasons[k] = new Int2ObjectHashMap<>();
+            nextId[k] = 1;
+        }
+    }
+
+    /**
+     * Opens (creating if needed) the journal in {@code dir}.
+     *
+     * @throws JournalException when the directory cannot be created or written, with a one-line message
+     */
+    public static DropJournal open(Path dir) {
+        Path abs = dir.toAbsolutePath().normalize();
+        checkWritable(abs);
+        SingleChronicleQueue q;
+        try {
+            q = SingleChronicleQueueBuilder.binary(abs).rollCycle(RollCycles.FAST_HOURLY).build();
+        } catch (RuntimeException e) {
+            throw new JournalException("journal directory " + abs + " cannot be opened: " + describe(e), e);
+        }
+        DropJournal j = new DropJournal(abs, q);
+        try {
+            j.loadDictionary();
+        } catch (RuntimeException e) {
+            q.close();
+            throw new JournalException("journal directory " + abs + " cannot be read: " + describe(e), e);
+        }
+        return j;
+    }
+
+    private static void checkWritable(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new JournalException("journal directory " + dir + " is not writable: " + reason(e, dir), e);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new JournalException("journal directory " + dir + " is not writable: Not a directory");
+        }
+        try {
+            Path probe = Files.createTempFile(dir, ".droptrace-probe", ".tmp");
+            Files.delete(probe);
+        } catch (IOException e) {
+            throw new JournalException("journal directory " + dir + " is not writable: " + reason(e, dir), e);
+        }
+    }
+
+    /** The errno-like reason of a file error, e.g. "Permission denied" or "/x/file is not a directory". */
+    private static String reason(IOException e, Path dir) {
+        for (Path p = dir; p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                if (!Files.isDirectory(p)) {
+                    return p + " is not a directory";
+                }
+                break;
+            }
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "Permission denied";
+        }
+        if (e instanceof FileSystemException fse && fse.getReason() != null) {
+            return fse.getFile() != null && !Path.of(fse.getFile()).equals(dir)
+                    ? fse.getFile() + ": " + fse.getReason() : fse.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = root.getMessage();
+        return (m != null ? m : root.getClass().getSimpleName()).lines().findFirst().orElse("");
+    }
+
+    /** Rebuilds the dictionary maps from every dictionary record already in the queue. */
+    private void loadDictionary() {
+        byte[] text = new byte[256];
+        try (ExcerptTailer t = queue.createTailer()) {
+            t.toStart();
+            while (true) {
+                try (DocumentContext dc = t.readingDocument()) {
+                    if (!dc.isPresent()) {
+                        break;
+                    }
+                    Bytes<?> b = dc.wire().bytes();
+                    if (b.readRemaining() < JournalFormat.DICTIONARY_HEADER_SIZE || b.readByte() != JournalFormat.TYPE_DICTIONARY) {
+                        continue;
+                    }
+                    int kindCode = b.readUnsignedByte();
+                    int id = JournalFormat.readIntLE(b);
+                    int len = JournalFormat.readIntLE(b);
+                    DictionaryKind kind = DictionaryKind.fromCode(kindCode);
+                    if (kind == null || len < 0 || len > b.readRemaining() || len > JournalFormat.MAX_TEXT_BYTES) {
+                        continue;
+                    }
+                    if (text.length < len) {
+                        text = new byte[Math.max(len, text.length * 2)];
+                    }
+                    b.read(text, 0, len);
+                    String s = new String(text, 0, len, StandardCharsets.UTF_8);
+                    if (kind.isReason()) {
+                        reasons[kindCode].put(id, s);
+                    } else if (id > 0) {
+                        idsByText[kindCode].putIfAbsent(s, id);
+                        if (id >= nextId[kindCode]) {
+                            nextId[kindCode] = id + 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private ExcerptAppender appender() {
+        if (closed) {
+            throw new IllegalStateException("journal " + dir + " is closed");
+        }
+        ExcerptAppender a = appender;
+        if (a == null) {
+            a = appender = queue.createAppender();
+        }
+        return a;
+    }
+
+    /**
+     * Appends the 128-byte record at {@code seg[offset..)} as one event excerpt. Allocates nothing.
+     *
+     * @throws JournalException when the disk is full (nothing of this event is kept)
+     */
+    public void appendEvent(MemorySegment seg, long offset) {
+        MemorySegment.copy(seg, offset, eventScratchSegment, 0, DropRecord.SIZE);
+        ExcerptAppender a = appender();
+        DocumentContext dc;
+        try {
+            dc = a.writingDocument();
+        } catch (RuntimeException | Error e) {
+            throw translate(e);
+        }
+        try {
+            Bytes<?> b = dc.wire().bytes();
+            b.writeByte(JournalFormat.TYPE_EVENT);
+            b.write(eventScratch, 0, DropRecord.SIZE);
+        } catch (RuntimeException | Error e) {
+            rollback(dc);
+            throw translate(e);
+        }
+        try {
+            dc.close();
+        } catch (RuntimeException | Error e) {
+            throw translate(e);
+        }
+        eventsAppended++;
+    }
+
+    /** Appends the record under a {@link DropRecord} flyweight. */
+    public void appendEvent(DropRecord record) {
+        appendEvent(record.segment(), record.offset());
+    }
+
+    /**
+     * The id of {@code text} in dictionary {@code kind} (STRING, IDENTITY or POLICY), writing a
+     * dictionary record the first time the text is seen. A hit allocates nothing.
+     *
+     * @throws IllegalArgumentException for a REASON_* kind (use {@link #defineReason})
+     */
+    public int intern(DictionaryKind kind, String text) {
+        if (kind.isReason()) {
+            throw new IllegalArgumentException("reason names are defined with defineReason, not interned");
+        }
+        int k = kind.code();
+        Integer id = idsByText[k].get(text);
+        if (id != null) {
+            return id;
+        }
+        int newId = nextId[k];
+        writeDictionary(k, newId, text);
+        nextId[k] = newId + 1;
+        idsByText[k].put(text, newId);
+        return newId;
+    }
+
+    /**
+     * The id of the NUL-terminated C string at {@code seg[off..off+maxLen)} (at most maxLen bytes
+     * when there is no NUL) in dictionary {@code kind}. A hit allocates nothing; the first sight of
+     * a string decodes it as UTF-8 and interns it.
+     */
+    public int internBytes(DictionaryKind kind, MemorySegment seg, long off, int maxLen) {
+        int limit = (int) Math.min(maxLen, seg.byteSize() - off);
+        int len = 0;
+        int hash = 0x811c9dc5 ^ kind.code();
+        while (len < limit) {
+            byte c = seg.get(ValueLayout.JAVA_BYTE, off + len);
+            if (c == 0) {
+                break;
+            }
+            hash = (hash ^ (c & 0xff)) * 0x01000193;
+            len++;
+        }
+        int id = byteKeys.get(kind.code(), hash, seg, off, len);
+        if (id != 0) {
+            return id;
+        }
+        byte[] key = new byte[len];
+        MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, off, key, 0, len);
+        id = intern(kind, new String(key, StandardCharsets.UTF_8));
+        byteKeys.put(kind.code(), hash, key, id);
+        return id;
+    }
+
+    /**
+     * Records that {@code code} of {@code source} is called {@code name}; writes a reason dictionary
+     * record unless this journal already holds the same name for the code.
+     */
+    public void defineReason(DropSource source, int code, String name) {
+        int k = DictionaryKind.reasonOf(source).code();
+        String known = reasons[k].get(code);
+        if (name.equals(known)) {
+            return;
+        }
+        writeDictionary(k, code, name);
+        reasons[k].put(code, name);
+    }
+
+    /** The reason name this journal holds for a source's code, or null. */
+    public String reasonName(DropSource source, int code) {
+        return reasons[DictionaryKind.reasonOf(source).code()].get(code);
+    }
+
+    private void writeDictionary(int kindCode, int id, String text) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        if (utf8.length > JournalFormat.MAX_TEXT_BYTES) {
+            throw new IllegalArgumentException("dictionary text longer than " + JournalFormat.MAX_TEXT_BYTES + " bytes");
+        }
+        byte[] rec = new byte[JournalFormat.DICTIONARY_HEADER_SIZE + utf8.length];
+        MemorySegment s = MemorySegment.ofArray(rec);
+        rec[0] = JournalFormat.TYPE_DICTIONARY;
+        rec[1] = (byte) kindCode;
+        s.set(U32, 2, id);
+        s.set(U32, 6, utf8.length);
+        System.arraycopy(utf8, 0, rec, JournalFormat.DICTIONARY_HEADER_SIZE, utf8.length);
+        ExcerptAppender a = appender();
+        DocumentContext dc;
+        try {
+            dc = a.writingDocument();
+        } catch (RuntimeException | Error e) {
+            throw translate(e);
+        }
+        try {
+            dc.wire().bytes().write(rec, 0, rec.length);
+        } catch (RuntimeException | Error e) {
+            rollback(dc);
+            throw translate(e);
+        }
+        try {
+            dc.close();
+        } catch (RuntimeException | Error e) {
+            throw translate(e);
+        }
+        dictionaryRecordsAppended++;
+    }
+
+    private static void rollback(DocumentContext dc) {
+        try {
+            dc.rollbackOnClose();
+            dc.close();
+        } catch (RuntimeException | Error ignored) {
+            // the excerpt was never committed; its header stays "not complete" and readers skip it
+        }
+    }
+
+    private JournalException translate(Throwable e) {
+        if (isDiskFull(e)) {
+            return new JournalException("journal directory " + dir + " is full", e);
+        }
+        if (e instanceof JournalException je) {
+            return je;
+        }
+        return new JournalException("journal directory " + dir + " cannot be written: " + describe(e), e);
+    }
+
+    /** ENOSPC, EFBIG, or a fault on a mapped page (what a full tmpfs or sparse file gives). */
+    static boolean isDiskFull(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && (m.contains("No space left") || m.contains("ENOSPC") || m.contains("File too large")
+                    || m.contains("Disk quota exceeded"))) {
+                return true;
+            }
+            if (t instanceof InternalError && m != null && m.contains("unsafe memory access")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The journal directory (absolute). */
+    public Path directory() {
+        return dir;
+    }
+
+    /** Total size of the queue files. */
+    public long sizeBytes() {
+        return JournalFormat.sizeBytes(dir);
+    }
+
+    /** Index of the last excerpt in the queue (any writer), or -1 when empty. */
+    public long lastIndex() {
+        long i = queue.lastIndex();
+        return i < 0 ? -1 : i;
+    }
+
+    /** Events appended by this instance. */
+    public long eventsAppended() {
+        return eventsAppended;
+    }
+
+    /** Dictionary records appended by this instance. */
+    public long dictionaryRecordsAppended() {
+        return dictionaryRecordsAppended;
+    }
+
+    /** Next id {@link #intern} would hand out for a kind (for tests and status). */
+    public int nextId(DictionaryKind kind) {
+        return nextId[kind.code()];
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (appender != null) {
+            appender.singleThreadedCheckReset();
+            appender.close();
+        }
+        queue.close();
+    }
+
+    /** Open-addressing map (kind, bytes) -> id, probed without allocation. */
+    static final class ByteKeyTable {
+        private int[] hashes = new int[64];
+        private int[] ids = new int[64];
+        private int[] kinds = new int[64];
+        private byte[][] keys = new byte[64][];
+        private int size;
+
+        int get(int kind, int hash, MemorySegment seg, long off, int len) {
+            int mask = keys.length - 1;
+            for (int i = mix(hash) & mask; ; i = (i + 1) & mask) {
+                byte[] k = keys[i];
+                if (k == null) {
+                    return 0;
+                }
+                if (hashes[i] == hash && kinds[i] == kind && k.length == len && same(k, seg, off)) {
+                    return ids[i];
+                }
+            }
+        }
+
+        private static boolean same(byte[] k, MemorySegment seg, long off) {
+            for (int j = 0; j < k.length; j++) {
+                if (k[j] != seg.get(ValueLayout.JAVA_BYTE, off + j)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        void put(int kind, int hash, byte[] key, int id) {
+            if ((size + 1) * 2 > keys.length) {
+                grow();
+            }
+            insert(kind, hash, key, id);
+            size++;
+        }
+
+        private void insert(int kind, int hash, byte[] key, int id) {
+            int mask = keys.length - 1;
+            int i = mix(hash) & mask;
+            while (keys[i] != null) {
+                i = (i + 1) & mask;
+            }
+            keys[i] = key;
+            hashes[i] = hash;
+            kinds[i] = kind;
+            ids[i] = id;
+        }
+
+        private void grow() {
+            int[] oh = hashes, oi = ids, ok = kinds;
+            byte[][] okeys = keys;
+            int n = okeys.length * 2;
+            hashes = new int[n];
+            ids = new int[n];
+            kinds = new int[n];
+            keys = new byte[n][];
+            for (int i = 0; i < okeys.length; i++) {
+                if (okeys[i] != null) {
+                    insert(ok[i], oh[i], okeys[i], oi[i]);
+                }
+            }
+        }
+
+        private static int mix(int h) {
+            return h ^ (h >>> 16);
+        }
+    }
+}

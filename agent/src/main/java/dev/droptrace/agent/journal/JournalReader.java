@@ -1,0 +1,388 @@
+package dev.droptrace.agent.journal;
+
+import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.DropSource;
+import dev.droptrace.agent.event.DropView;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.TailerDirection;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.agrona.collections.Int2ObjectHashMap;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+
+/**
+ * One independent reader of a drop journal: a Chronicle tailer that fills {@link DropView}s with
+ * dictionary ids resolved.
+ *
+ * <p>On open the reader makes one pass over the queue collecting every dictionary record, so a
+ * reader positioned anywhere (for example by {@link #last}) resolves every id; while reading it
+ * also applies dictionary records as it meets them, so a follower learns new ids. {@link #next} is
+ * non-blocking: it returns false at the current end, and true again once a writer has appended.
+ * A directory without queue files reads as empty (and is re-checked on each {@link #next}). An
+ * excerpt with an unknown type byte, or too short for its type, is skipped and counted in
+ * {@link #decodeErrors()}; nothing here throws on bad data. Not thread-safe: use from one thread
+ * at a time (positioning methods hand the underlying tailer over to whichever thread reads next).
+ */
+public final class JournalReader implements AutoCloseable {
+    static {
+        JournalFormat.disableChronicleAnalytics();
+    }
+
+    private static final int KINDS = DictionaryKind.MAX_CODE + 1;
+
+    private final Path dir;
+    private SingleChronicleQueue queue;
+    private ExcerptTailer tailer;
+
+    @SuppressWarnings("unchecked")
+    private final Int2ObjectHashMap<String>[] dictionary = new Int2ObjectHashMap[KINDS];
+    private final byte[] scratch = new byte[DropRecord.SIZE];
+    private final MemorySegment scratchSegment = MemorySegment.ofArray(scratch);
+    private final DropRecord scratchRecord = new DropRecord().wrap(scratchSegment, 0);
+    private byte[] text = new byte[256];
+
+    private boolean readOnly;
+    private long sinceNs = Long.MIN_VALUE;
+    private long untilNs = Long.MAX_VALUE;
+    private long decodeErrors;
+    private boolean closed;
+
+    private JournalReader(Path dir) {
+        this.dir = dir;
+        for (int k = 0; k < KINDS; k++) {
+            dictionary[k] = new Int2ObjectHashMap<>();
+        }
+    }
+
+    /**
+     * Opens a reader on {@code dir}, positioned at the start. A missing or empty directory is not
+     * an error: the reader yields nothing until queue files appear.
+     *
+     * @throws JournalException when existing queue files cannot be opened
+     */
+    public static JournalReader open(Path dir) {
+        JournalReader r = new JournalReader(dir.toAbsolutePath().normalize());
+        r.ensureOpen();
+        return r;
+    }
+
+    private boolean ensureOpen() {
+        if (tailer != null) {
+            return true;
+        }
+        if (closed || !JournalFormat.hasQueueFiles(dir)) {
+            return false;
+        }
+        try {
+            queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).readOnly(true).build();
+            readOnly = true;
+        } catch (RuntimeException readOnlyFailed) {
+            try {
+                queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).build();
+            } catch (RuntimeException e) {
+                throw new JournalException("journal directory " + dir + " cannot be read: " + e.getMessage(), e);
+            }
+        }
+        tailer = queue.createTailer();
+        tailer.toStart();
+        loadDictionary();
+        tailer.toStart();
+        handOver();
+        return true;
+    }
+
+    /** One pass over the whole queue applying dictionary records only. */
+    private void loadDictionary() {
+        while (true) {
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent()) {
+                    return;
+                }
+                Bytes<?> b = dc.wire().bytes();
+                if (b.readRemaining() > 0 && b.readByte() == JournalFormat.TYPE_DICTIONARY) {
+                    readDictionary(b, false);
+                }
+            } catch (RuntimeException e) {
+                return;
+            }
+        }
+    }
+
+    /** Applies the dictionary record after its type byte; false (and counted when asked) if malformed. */
+    private boolean readDictionary(Bytes<?> b, boolean count) {
+        if (b.readRemaining() < JournalFormat.DICTIONARY_HEADER_SIZE - 1) {
+            return malformed(count);
+        }
+        int kindCode = b.readUnsignedByte();
+        int id = JournalFormat.readIntLE(b);
+        int len = JournalFormat.readIntLE(b);
+        DictionaryKind kind = DictionaryKind.fromCode(kindCode);
+        if (kind == null || len < 0 || len > b.readRemaining() || len > JournalFormat.MAX_TEXT_BYTES) {
+            return malformed(count);
+        }
+        if (text.length < len) {
+            text = new byte[Math.max(len, text.length * 2)];
+        }
+        b.read(text, 0, len);
+        dictionary[kindCode].put(id, new String(text, 0, len, StandardCharsets.UTF_8));
+        return true;
+    }
+
+    private boolean malformed(boolean count) {
+        if (count) {
+            decodeErrors++;
+        }
+        return false;
+    }
+
+    /**
+     * Fills {@code out} with the next event (within the since/until window) and returns true, or
+     * returns false when there is none yet. Dictionary records on the way are applied.
+     */
+    public boolean next(DropView out) {
+        if (!ensureOpen()) {
+            return false;
+        }
+        while (true) {
+            DocumentContext dc;
+            try {
+                dc = tailer.readingDocument();
+            } catch (RuntimeException e) {
+                decodeErrors++;
+                return false;
+            }
+            try (dc) {
+                if (!dc.isPresent()) {
+                    return false;
+                }
+                Bytes<?> b = dc.wire().bytes();
+                if (b.readRemaining() < 1) {
+                    decodeErrors++;
+                    continue;
+                }
+                byte type = b.readByte();
+                if (type == JournalFormat.TYPE_DICTIONARY) {
+                    readDictionary(b, true);
+                    continue;
+                }
+                if (type != JournalFormat.TYPE_EVENT || b.readRemaining() < DropRecord.SIZE) {
+                    decodeErrors++;
+                    continue;
+                }
+                b.read(scratch, 0, DropRecord.SIZE);
+                if (scratchRecord.version() == 0) {
+                    decodeErrors++;
+                    continue;
+                }
+                long wall = scratchRecord.wallNs();
+                if (wall < sinceNs || wall > untilNs) {
+                    continue;
+                }
+                out.load(scratchSegment, 0);
+                out.index(dc.index());
+                resolve(out);
+                return true;
+            } catch (RuntimeException e) {
+                decodeErrors++;
+            }
+        }
+    }
+
+    private void resolve(DropView v) {
+        DropRecord r = v.record();
+        DropSource source = DropSource.fromCode(r.source());
+        v.reasonName(source == null ? null : dictionary[DictionaryKind.reasonOf(source).code()].get((int) r.reasonCode()));
+        Int2ObjectHashMap<String> strings = dictionary[DictionaryKind.STRING.code()];
+        v.node(lookup(strings, r.nodeId()));
+        v.interfaceName(lookup(strings, r.interfaceId()));
+        v.locationName(lookup(strings, r.locationId()));
+        Int2ObjectHashMap<String> ids = dictionary[DictionaryKind.IDENTITY.code()];
+        v.srcIdentityJson(lookup(ids, r.srcIdentityId()));
+        v.dstIdentityJson(lookup(ids, r.dstIdentityId()));
+        v.policyJson(lookup(dictionary[DictionaryKind.POLICY.code()], r.policyId()));
+    }
+
+    private static String lookup(Int2ObjectHashMap<String> map, int id) {
+        return id == 0 ? null : map.get(id);
+    }
+
+    /** The text of a dictionary entry this reader knows (reason kinds: id = code), or null. */
+    public String dictionaryText(DictionaryKind kind, int id) {
+        ensureOpen();
+        return dictionary[kind.code()].get(id);
+    }
+
+    /**
+     * Chronicle binds a tailer to the first thread that uses it; every positioning method ends by
+     * releasing that binding, so the thread that opens and positions a reader need not be the one
+     * that calls {@link #next}.
+     */
+    private void handOver() {
+        tailer.singleThreadedCheckReset();
+    }
+
+    /** True when the queue was opened in Chronicle's read-only mode (false: it fell back to read-write). */
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    /** Positions at the start of the journal. */
+    public void fromStart() {
+        if (ensureOpen()) {
+            tailer.direction(TailerDirection.FORWARD).toStart();
+            handOver();
+        }
+    }
+
+    /** Positions after the last excerpt: {@link #next} returns only what is appended from now on. */
+    public void toEnd() {
+        if (ensureOpen()) {
+            tailer.direction(TailerDirection.FORWARD).toEnd();
+            handOver();
+        }
+    }
+
+    /**
+     * Positions so that the next events {@link #next} returns are the last {@code n} events of the
+     * journal within the since/until window (fewer when the journal holds fewer).
+     */
+    public void last(long n) {
+        if (!ensureOpen()) {
+            return;
+        }
+        if (n <= 0) {
+            toEnd();
+            return;
+        }
+        long start = -1;
+        long found = 0;
+        tailer.direction(TailerDirection.BACKWARD).toEnd();
+        while (found < n) {
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent()) {
+                    break;
+                }
+                if (isEventInWindow(dc.wire().bytes())) {
+                    found++;
+                    start = dc.index();
+                }
+            } catch (RuntimeException e) {
+                break;
+            }
+        }
+        tailer.direction(TailerDirection.FORWARD);
+        if (start < 0) {
+            tailer.toEnd();
+        } else if (!tailer.moveToIndex(start)) {
+            tailer.toStart();
+        }
+        handOver();
+    }
+
+    private boolean isEventInWindow(Bytes<?> b) {
+        if (b.readRemaining() < JournalFormat.EVENT_EXCERPT_SIZE || b.readByte() != JournalFormat.TYPE_EVENT) {
+            return false;
+        }
+        b.read(scratch, 0, DropRecord.SIZE);
+        long wall = scratchRecord.wallNs();
+        return scratchRecord.version() != 0 && wall >= sinceNs && wall <= untilNs;
+    }
+
+    /**
+     * Only events with {@code wall_ns >= since} are returned from now on, and the reader is moved
+     * (linear scan from the start) to the first such event.
+     */
+    public void since(Instant since) {
+        sinceNs = toNanos(since);
+        if (!ensureOpen()) {
+            return;
+        }
+        tailer.direction(TailerDirection.FORWARD).toStart();
+        while (true) {
+            long index;
+            boolean hit;
+            try (DocumentContext dc = tailer.readingDocument()) {
+                if (!dc.isPresent()) {
+                    handOver();
+                    return;
+                }
+                index = dc.index();
+                hit = isEventInWindow(dc.wire().bytes());
+            } catch (RuntimeException e) {
+                return;
+            }
+            if (hit) {
+                tailer.moveToIndex(index);
+                handOver();
+                return;
+            }
+        }
+    }
+
+    /** Only events with {@code wall_ns <= until} are returned from now on (later ones are skipped, not an end). */
+    public void until(Instant until) {
+        untilNs = toNanos(until);
+    }
+
+    private static long toNanos(Instant t) {
+        try {
+            return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000_000L), t.getNano());
+        } catch (ArithmeticException e) {
+            return t.getEpochSecond() < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+    }
+
+    /** Index of the last excerpt in the journal (events and dictionary records), -1 when empty. */
+    public long lastIndex() {
+        if (!ensureOpen()) {
+            return -1;
+        }
+        long i = queue.lastIndex();
+        return i < 0 ? -1 : i;
+    }
+
+    /** The index the next read starts at (save it to resume with {@link #moveTo}), -1 when empty. */
+    public long position() {
+        return ensureOpen() ? tailer.index() : -1;
+    }
+
+    /** Moves to a saved {@link #position()}; false when that index is no longer in the journal. */
+    public boolean moveTo(long index) {
+        if (!ensureOpen()) {
+            return false;
+        }
+        boolean moved = tailer.direction(TailerDirection.FORWARD).moveToIndex(index);
+        handOver();
+        return moved;
+    }
+
+    /** Excerpts skipped because they were malformed. */
+    public long decodeErrors() {
+        return decodeErrors;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (tailer != null) {
+            tailer.close();
+        }
+        if (queue != null) {
+            queue.close();
+        }
+    }
+}

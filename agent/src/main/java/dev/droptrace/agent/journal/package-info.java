@@ -1,0 +1,11 @@
+/**
+ * The node's durable drop journal, over Chronicle Queue. {@link dev.droptrace.agent.journal.DropJournal}
+ * is the single writer: each excerpt is a type byte followed by either a 128-byte drop record
+ * ({@code 'E'}) or a dictionary record ({@code 'D'}: kind u8, id u32 LE, length u32 LE, UTF-8
+ * text) that gives a reason, interface, symbol, node, identity or policy its id; events refer to
+ * strings only by id, and because the dictionary lives in the same queue the journal is
+ * self-contained. {@link dev.droptrace.agent.journal.JournalReader} is one independent tailer that
+ * resolves ids as it goes and fills {@link dev.droptrace.agent.event.DropView}s; malformed excerpts
+ * are skipped and counted, never thrown.
+ */
+package dev.droptrace.agent.journal;

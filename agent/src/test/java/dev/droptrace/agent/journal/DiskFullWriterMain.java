@@ -1,0 +1,50 @@
+package dev.droptrace.agent.journal;
+
+import dev.droptrace.agent.event.DropRecord;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/**
+ * Child process of {@link DiskFullTest}, run under a file-size limit ({@code ulimit -f}): appends
+ * events with sequence numbers in ktime_ns until the journal reports it is full, then prints
+ * {@code full <appended> <message>} and checks that a further append fails the same way.
+ */
+public final class DiskFullWriterMain {
+    private DiskFullWriterMain() {
+    }
+
+    public static void main(String[] args) {
+        Path dir = Path.of(args[0]);
+        long appended = 0;
+        try (DropJournal j = DropJournal.open(dir); Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = JournalTestEvents.udp(arena, 1, 9999);
+            DropRecord r = new DropRecord().wrap(seg, 0);
+            try {
+                while (true) {
+                    r.ktimeNs(appended);
+                    j.appendEvent(seg, 0);
+                    appended++;
+                }
+            } catch (JournalException e) {
+                System.out.println("full " + appended + " " + e.getMessage());
+                for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                    System.err.println("cause " + c);
+                }
+            }
+            try {
+                r.ktimeNs(appended);
+                j.appendEvent(seg, 0);
+                System.out.println("again appended");
+            } catch (JournalException e) {
+                System.out.println("again " + e.getMessage());
+            }
+        } catch (Throwable t) {
+            System.out.println("unexpected " + t);
+            t.printStackTrace(System.out);
+        }
+        System.out.flush();
+        Runtime.getRuntime().halt(0);
+    }
+}
