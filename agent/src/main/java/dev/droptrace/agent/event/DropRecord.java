@@ -237,6 +237,18 @@ public final class DropRecord {
     public DropRecord dstIp(byte[] address) { ip(DST_IP_OFFSET, address); return this; }
 
     /** Copies the 16-byte source slot into {@code dst[dstOffset..+16)}. */
+    /** Sets the source slot from 16 bytes at {@code srcOffset} of {@code src} (a kernel record), without allocating. */
+    public DropRecord srcIp(MemorySegment src, long srcOffset) {
+        MemorySegment.copy(src, srcOffset, segment, offset + SRC_IP_OFFSET, IP_SIZE);
+        return this;
+    }
+
+    /** Sets the destination slot from 16 bytes at {@code srcOffset} of {@code src}, without allocating. */
+    public DropRecord dstIp(MemorySegment src, long srcOffset) {
+        MemorySegment.copy(src, srcOffset, segment, offset + DST_IP_OFFSET, IP_SIZE);
+        return this;
+    }
+
     public void copySrcIp(byte[] dst, int dstOffset) {
         MemorySegment.copy(segment, U8, offset + SRC_IP_OFFSET, dst, dstOffset, IP_SIZE);
     }

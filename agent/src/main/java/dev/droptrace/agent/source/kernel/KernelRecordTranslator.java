@@ -82,8 +82,7 @@ final class KernelRecordTranslator implements BpfRingBuffer.RecordHandler {
                 .location(location)
                 .count(Math.max(1, KernelDropRecord.u32(data, off, KernelDropRecord.COUNT)))
                 .nodeId(nodeId);
-        r.copySrcIp(data, off + KernelDropRecord.SADDR);
-        r.copyDstIp(data, off + KernelDropRecord.DADDR);
+        r.srcIp(data, off + KernelDropRecord.SADDR).dstIp(data, off + KernelDropRecord.DADDR);
         if (data.get(ValueLayout.JAVA_BYTE, off + KernelDropRecord.IFNAME) != 0) {
             r.interfaceId(journal.internBytes(DictionaryKind.STRING, data, off + KernelDropRecord.IFNAME,
                     KernelDropRecord.IFNAME_SIZE));
