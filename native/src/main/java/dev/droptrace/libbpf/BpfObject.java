@@ -33,7 +33,7 @@ public final class BpfObject implements AutoCloseable {
     private final String name;
     private final Map<String, BpfProgram> programs = new HashMap<>();
     private final Map<String, BpfMap> maps = new HashMap<>();
-    private MemorySegment handle;
+    private volatile MemorySegment handle; // null once closed
     private boolean loaded;
 
     private BpfObject(Arena arena, String name, MemorySegment handle) {
