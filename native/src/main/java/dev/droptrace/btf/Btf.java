@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +63,7 @@ public final class Btf {
     private static final int HEADER_LEN = 24;
     private static final int TYPE_RECORD = 12;
     private static final int MAX_CHAIN = 64;
+    private static final int MAX_NESTING = 256;
     /** BTF does not say how wide a pointer is; droptrace runs on 64-bit kernels only. */
     private static final int POINTER_SIZE = 8;
 
@@ -342,7 +344,7 @@ public final class Btf {
         if (id == 0) {
             id = findNamed(name, KIND_UNION, KIND_UNION, false);
         }
-        return id == 0 ? Optional.empty() : Optional.of(layout(id, 0));
+        return id == 0 ? Optional.empty() : Optional.of(layout(id, new HashMap<>(), 0));
     }
 
     /** The id of the first type of any kind named {@code name}, or 0 (void) when none. */
@@ -423,10 +425,23 @@ public final class Btf {
         return new BtfEnum(string(o.u32(off)), (int) o.u32(off + 8), signed, list);
     }
 
-    private StructLayout layout(int id, int depth) {
-        if (depth > MAX_CHAIN) {
-            throw new BtfFormatException("BTF struct nesting deeper than " + MAX_CHAIN + " at type " + id + " (a loop?)");
+    /**
+     * Decodes struct or union {@code id} and, recursively, the structs it embeds. {@code done} holds
+     * the layouts decoded so far (each decoded once, so a type shared by many members costs once) and
+     * null for those being decoded (a struct that contains itself is malformed BTF).
+     */
+    private StructLayout layout(int id, Map<Integer, StructLayout> done, int depth) {
+        if (done.containsKey(id)) {
+            StructLayout l = done.get(id);
+            if (l == null) {
+                throw new BtfFormatException("BTF struct type " + id + " contains itself");
+            }
+            return l;
         }
+        if (depth > MAX_NESTING) {
+            throw new BtfFormatException("BTF struct type " + id + " is nested more than " + MAX_NESTING + " deep");
+        }
+        done.put(id, null);
         Btf o = owner(id);
         int off = o.typeOffsets[id - o.firstId];
         int info = o.i32(off + 4);
@@ -450,10 +465,12 @@ public final class Btf {
             }
             int resolved = skipModifiers(type);
             int rk = resolved == 0 ? KIND_UNKN : kind(resolved);
-            StructLayout inner = (rk == KIND_STRUCT || rk == KIND_UNION) ? layout(resolved, depth + 1) : null;
+            StructLayout inner = (rk == KIND_STRUCT || rk == KIND_UNION) ? layout(resolved, done, depth + 1) : null;
             members.add(new StructLayout.Member(name, bitOffset, bitfieldSize, (int) memberSize, type, inner));
         }
-        return new StructLayout(string(o.u32(off)), (int) size, ((info >>> 24) & 0x1f) == KIND_UNION, members);
+        StructLayout l = new StructLayout(string(o.u32(off)), (int) size, ((info >>> 24) & 0x1f) == KIND_UNION, members);
+        done.put(id, l);
+        return l;
     }
 
     /** Follows typedefs and modifiers to the underlying type. */
