@@ -31,6 +31,9 @@ import java.util.Optional;
  * <p>Split BTF (a kernel module's {@code /sys/kernel/btf/<module>}, whose ids and strings continue
  * those of vmlinux) is read with {@link #parse(byte[], Btf)}.
  *
+ * <p>Names are C identifiers in practice; they are read as ISO-8859-1 (one char per byte) so that any
+ * name this class returns can be looked up again.
+ *
  * <p>Instances are immutable and safe to share between threads.
  */
 public final class Btf {
@@ -500,8 +503,7 @@ public final class Btf {
                 return id;
             }
         }
-        byte[] want = name.getBytes(StandardCharsets.UTF_8);
-        if (want.length == 0) {
+        if (name.isEmpty()) {
             return 0;
         }
         for (int i = 0; i < typeOffsets.length; i++) {
@@ -514,14 +516,15 @@ public final class Btf {
             if (needMembers && (info & 0xffff) == 0) {
                 continue;
             }
-            if (nameEquals(u32(off), want)) {
+            if (nameEquals(u32(off), name)) {
                 return firstId + i;
             }
         }
         return 0;
     }
 
-    private boolean nameEquals(long nameOff, byte[] want) {
+    /** Whether string {@code nameOff} is {@code want}; strings are read as ISO-8859-1, byte for char. */
+    private boolean nameEquals(long nameOff, String want) {
         if (nameOff < strBase) {
             return base.nameEquals(nameOff, want);
         }
@@ -531,15 +534,16 @@ public final class Btf {
         }
         int p = strStart + (int) rel;
         int limit = strStart + strLen;
-        if (limit - p <= want.length) {
+        int n = want.length();
+        if (limit - p <= n) {
             return false;
         }
-        for (int j = 0; j < want.length; j++) {
-            if (data[p + j] != want[j]) {
+        for (int j = 0; j < n; j++) {
+            if ((data[p + j] & 0xff) != want.charAt(j)) {
                 return false;
             }
         }
-        return data[p + want.length] == 0;
+        return data[p + n] == 0;
     }
 
     String string(long nameOff) {
@@ -556,7 +560,7 @@ public final class Btf {
         while (e < limit && data[e] != 0) {
             e++;
         }
-        return new String(data, p, e - p, StandardCharsets.UTF_8);
+        return new String(data, p, e - p, StandardCharsets.ISO_8859_1);
     }
 
     // ---------------------------------------------------------------- low-level access
