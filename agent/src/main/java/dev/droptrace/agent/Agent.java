@@ -139,6 +139,7 @@ public final class Agent implements AutoCloseable {
         closed = true;
         writeStatusQuietly(); // the last figures, marked stopped, while the maps still exist
         if (kernel != null) kernel.close();
+        journal.handOffToCurrentThread(); // the drain thread has ended
         journal.close();
     }
 }

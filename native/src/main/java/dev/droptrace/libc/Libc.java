@@ -53,6 +53,7 @@ public final class Libc {
     private static final MethodHandle MMAP = downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), true);
     private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), true);
+    private static final MethodHandle STAT = downcall("stat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), true);
     private static final MethodHandle CLOCK_GETTIME = downcall("clock_gettime", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
     private static final MethodHandle GETPAGESIZE = downcall("getpagesize", FunctionDescriptor.of(JAVA_INT), false);
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
@@ -179,6 +180,25 @@ public final class Libc {
             throw new NativeCallException("clock_gettime", errno(state));
         }
         return timespec.get(JAVA_LONG, 0) * 1_000_000_000L + timespec.get(JAVA_LONG, 8);
+    }
+
+    /**
+     * Bytes a file occupies on disk (st_blocks * 512), which for sparse, preallocated files such as
+     * memory-mapped journals is far less than their length. st_blocks sits at offset 64 of struct
+     * stat on both x86_64 and aarch64.
+     */
+    public static long allocatedBytes(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = arena.allocate(256, 8);
+            MemorySegment state = STATE.get();
+            int rc = (int) STAT.invokeExact(state, arena.allocateFrom(path), st);
+            if (rc < 0) throw new NativeCallException("stat " + path, errno(state));
+            return st.get(JAVA_LONG, 64) * 512L;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     /** The size of a memory page, the unit of the ring buffer mappings. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.droptrace.agent.AgentStatus;
 import dev.droptrace.agent.event.DropView;
+import dev.droptrace.agent.journal.DropJournal;
 import dev.droptrace.agent.journal.JournalReader;
 import dev.droptrace.agent.output.JsonFormatter;
 import picocli.CommandLine;
@@ -18,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 /** {@code droptrace status}: sources, exact counters from the agent, and the journal's size and span. */
 @Command(name = "status", mixinStandardHelpOptions = true,
@@ -98,12 +98,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     static JournalSummary summarize(Path dir) throws IOException {
-        long bytes = 0;
-        if (Files.isDirectory(dir)) {
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(".cq4")).toList()) bytes += Files.size(f);
-            }
-        }
+        long bytes = Files.isDirectory(dir) ? DropJournal.diskBytes(dir) : 0;
         long events = 0, drops = 0, first = 0, last = 0;
         long errors;
         try (JournalReader reader = JournalReader.open(dir)) {

@@ -371,6 +371,11 @@ public final class DropJournal implements AutoCloseable {
     }
 
     /** Total size of the queue files. */
+    /** Bytes the journal in {@code dir} occupies on disk, without opening it. */
+    public static long diskBytes(Path dir) {
+        return JournalFormat.sizeBytes(dir);
+    }
+
     public long sizeBytes() {
         return JournalFormat.sizeBytes(dir);
     }
@@ -394,6 +399,15 @@ public final class DropJournal implements AutoCloseable {
     /** Next id {@link #intern} would hand out for a kind (for tests and status). */
     public int nextId(DictionaryKind kind) {
         return nextId[kind.code()];
+    }
+
+    /**
+     * Makes the calling thread the journal's one writer from now on: a source opens the journal and
+     * writes its dictionary on one thread, then hands it to its drain thread. The caller must know
+     * the previous writer has stopped (a Thread.start or join orders the two).
+     */
+    public void handOffToCurrentThread() {
+        if (appender != null) appender.singleThreadedCheckReset();
     }
 
     @Override

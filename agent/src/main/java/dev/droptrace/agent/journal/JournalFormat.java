@@ -52,14 +52,14 @@ final class JournalFormat {
         }
     }
 
-    /** Total size of the queue files in {@code dir}. */
-    static long sizeBytes(Path dir) {
+    /** Bytes the queue files in {@code dir} occupy on disk (they are sparse: their length is preallocated). */
+    public static long sizeBytes(Path dir) {
         long total = 0;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + QUEUE_FILE_SUFFIX)) {
             for (Path p : ds) {
                 try {
-                    total += Files.size(p);
-                } catch (IOException ignored) {
+                    total += dev.droptrace.libc.Libc.allocatedBytes(p.toString());
+                } catch (RuntimeException ignored) {
                     // file rolled away between listing and stat
                 }
             }

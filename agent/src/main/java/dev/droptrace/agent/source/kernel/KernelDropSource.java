@@ -8,7 +8,7 @@ import dev.droptrace.libbpf.BpfLink;
 import dev.droptrace.libbpf.BpfMap;
 import dev.droptrace.libbpf.BpfObject;
 import dev.droptrace.libbpf.BpfRingBuffer;
-import dev.droptrace.libbpf.Libbpf;
+import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.NativeCallException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,6 +46,7 @@ public final class KernelDropSource implements AutoCloseable {
     private final BpfMap reasons;
     private final BpfRingBuffer ring;
     private final DropReasons reasonNames;
+    private final DropJournal journal;
     private final KernelRecordTranslator translator;
     private final MemorySegment key;
     private volatile boolean running;
@@ -59,6 +60,7 @@ public final class KernelDropSource implements AutoCloseable {
         this.link = link;
         this.attachedAs = attachedAs;
         this.reasonNames = reasonNames;
+        this.journal = journal;
         this.translator = new KernelRecordTranslator(journal, symbols, node);
         this.counters = object.map("counters");
         this.reasons = object.map("reasons");
@@ -137,7 +139,8 @@ public final class KernelDropSource implements AutoCloseable {
     }
 
     private void drainLoop() {
-        BpfRingBuffer.RecordHandler handler = translator;
+        RecordHandler handler = translator;
+        journal.handOffToCurrentThread();
         try {
             while (running) {
                 translator.syncClock();

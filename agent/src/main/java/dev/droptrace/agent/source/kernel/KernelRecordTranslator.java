@@ -5,7 +5,7 @@ import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.journal.DictionaryKind;
 import dev.droptrace.agent.journal.DropJournal;
 import dev.droptrace.ksym.KernelSymbols;
-import dev.droptrace.libbpf.BpfRingBuffer;
+import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.Libc;
 
 import java.lang.foreign.Arena;
@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * record of the wrong size or with an impossible family is counted as a decode error and skipped.
  * Used by the one drain thread only.
  */
-final class KernelRecordTranslator implements BpfRingBuffer.RecordHandler {
+final class KernelRecordTranslator implements RecordHandler {
     private final DropJournal journal;
     private final KernelSymbols symbols;
     private final int[] symbolIds;
