@@ -33,7 +33,8 @@ public final class StatusCommand implements Callable<Integer> {
     String output;
 
     /** The journal's own figures. */
-    record JournalSummary(String dir, long bytes, long events, long drops, String first, String last, long decodeErrors) {}
+    record JournalSummary(String dir, long bytes, long events, long drops, String first, String last,
+                          @com.fasterxml.jackson.annotation.JsonProperty("decode_errors") long decodeErrors) {}
 
     @Override
     public Integer call() throws Exception {

@@ -65,9 +65,15 @@ class AgentRestartTest {
                 "--netns", netns, "--to-port", "" + PORT);
         assertEquals(counter, sumCount(after, e -> true), "journal = iptables counter across the restart");
 
+        // the agent refreshes its status once a second
         CliResult status = cli("status", "--journal", journal.toString(), "-o", "json");
-        assertEquals(0, status.exit(), status.err());
         JsonNode s = JSON.readTree(status.out());
+        for (int i = 0; i < 100 && s.path("by_reason").path("NETFILTER_DROP").asLong() < 15; i++) {
+            Thread.sleep(100);
+            status = cli("status", "--journal", journal.toString(), "-o", "json");
+            s = JSON.readTree(status.out());
+        }
+        assertEquals(0, status.exit(), status.err());
         assertEquals("attached", s.path("sources").path("kernel").path("state").asText(), status.out());
         assertTrue(s.path("by_reason").path("NETFILTER_DROP").asLong() >= 15, status.out());
         assertEquals(0, s.path("lost").asLong());
