@@ -52,16 +52,20 @@ public final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = journal != null ? journal : Files.createTempDirectory("droptrace-demo-");
         CountDownLatch finished = new CountDownLatch(1);
+        NetnsLab lab = NetnsLab.create(201);
+        lab.closeOnlyExplicitly(); // on Ctrl-C the main thread prints the summary first, then cleans up
         Thread hook = new Thread(() -> {
             stopping = true;
             try {
-                finished.await(15, TimeUnit.SECONDS); // let the main thread detach and clean up
+                finished.await(15, TimeUnit.SECONDS); // let the main thread detach, summarize and clean up
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
+            } finally {
+                lab.close();
             }
         }, "demo-stop");
         Runtime.getRuntime().addShutdownHook(hook);
-        try (NetnsLab lab = NetnsLab.create(201)) {
+        try (lab) {
             NetnsLab.Pod frontend = lab.addPod("frontend");
             NetnsLab.Pod backend = lab.addPod("backend");
             NetnsLab.Pod db = lab.addPod("db");
@@ -103,11 +107,7 @@ public final class DemoCommand implements Callable<Integer> {
                 agent.close();
                 tailStop = true;
                 tail.join(2000);
-                try {
-                    summary(out, lab, dir, backend, db, backendNs, dbNs);
-                } catch (RuntimeException e) {
-                    if (!stopping) throw e; // on Ctrl-C the lab may already be gone
-                }
+                summary(out, lab, dir, backend, db, backendNs, dbNs);
             }
         } finally {
             if (journal == null) deleteTree(dir);

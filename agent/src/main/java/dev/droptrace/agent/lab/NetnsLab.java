@@ -205,6 +205,18 @@ public final class NetnsLab implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops the lab's own shutdown hook: the caller promises to close the lab itself, also on
+     * Ctrl-C (after it has read what it needs from the namespaces).
+     */
+    public void closeOnlyExplicitly() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(cleanupHook);
+        } catch (IllegalStateException shuttingDown) {
+            // too late: the hook runs
+        }
+    }
+
     @Override
     public synchronized void close() {
         if (closed) return;
