@@ -67,7 +67,7 @@ public final class Agent implements AutoCloseable {
                         LOG.info("kernel source attached to {}", kernel.attachedAs());
                     } catch (KernelSourceException e) {
                         sourceStates.put("kernel", AgentStatus.SourceStatus.failed(e.getMessage()));
-                        LOG.error("kernel source: {}", e.getMessage());
+                        LOG.debug("kernel source: {}", e.getMessage());
                     }
                 }
                 case "cilium", "calico" -> sourceStates.put(source, AgentStatus.SourceStatus.failed("not built yet"));

@@ -62,6 +62,7 @@ class KernelDropsTest {
 
         try (Agent agent = Agent.start(new Agent.Config(journal, "test-node", Set.of("kernel")))) {
             assertTrue(agent.anyAttached(), "kernel source attached: " + agent.sourceStates());
+            assertTrue(bpfLinks() >= 1, "this process holds the program's BPF link while attached");
             lab.sendUdp(client, server.ip4(), UDP_DROP_PORT, 40001, 50);
             lab.sendUdp(client, server.ip6(), UDP_DROP_PORT, 40003, 30);
             lab.sendUdp(client, server.ip4(), CLOSED_PORT, 40005, 20);
@@ -136,8 +137,33 @@ class KernelDropsTest {
         }
     }
 
+    @Test
+    void closingTheAgentDetachesTheProgram() throws Exception {
+        long before = bpfLinks();
+        Agent agent = Agent.start(new Agent.Config(journal, "test-node", Set.of("kernel")));
+        assertTrue(agent.anyAttached(), agent.sourceStates().toString());
+        assertEquals(before + 1, bpfLinks(), "one link while attached");
+        agent.close();
+        assertEquals(before, bpfLinks(), "the link is gone after close");
+    }
+
+    /** BPF links held by this process: file descriptors that are anon_inode:bpf_link. */
+    static long bpfLinks() throws Exception {
+        long n = 0;
+        try (var fds = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    if (java.nio.file.Files.readSymbolicLink(fd).toString().equals("anon_inode:bpf_link")) n++;
+                } catch (java.io.IOException gone) {
+                    // closed while listing
+                }
+            }
+        }
+        return n;
+    }
+
     private static Predicate<JsonNode> flow(String family, String protocol, int dport) {
-        return e -> e.get("family").asText().equals(family) && e.get("protocol").asText().equals(protocol)
-                && e.get("dst_port").asInt() == dport;
+        return e -> e.path("family").asText().equals(family) && e.path("protocol").asText().equals(protocol)
+                && e.path("dst_port").asInt() == dport;
     }
 }
