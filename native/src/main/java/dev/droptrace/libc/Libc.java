@@ -53,6 +53,8 @@ public final class Libc {
     private static final MethodHandle MMAP = downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), true);
     private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), true);
+    private static final MethodHandle MOUNT = downcall("mount",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS), true);
     private static final MethodHandle STAT = downcall("stat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), true);
     private static final MethodHandle CLOCK_GETTIME = downcall("clock_gettime", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
     private static final MethodHandle GETPAGESIZE = downcall("getpagesize", FunctionDescriptor.of(JAVA_INT), false);
@@ -194,6 +196,20 @@ public final class Libc {
             int rc = (int) STAT.invokeExact(state, arena.allocateFrom(path), st);
             if (rc < 0) throw new NativeCallException("stat " + path, errno(state));
             return st.get(JAVA_LONG, 64) * 512L;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** mount(2) with no flags and no data, e.g. ("nodev", "/sys/kernel/tracing", "tracefs"). */
+    public static void mount(String source, String target, String fstype) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = STATE.get();
+            int rc = (int) MOUNT.invokeExact(state, arena.allocateFrom(source), arena.allocateFrom(target),
+                    arena.allocateFrom(fstype), 0L, MemorySegment.NULL);
+            if (rc < 0) throw new NativeCallException("mount " + fstype + " on " + target, errno(state));
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {

@@ -9,12 +9,15 @@ import dev.droptrace.libbpf.BpfMap;
 import dev.droptrace.libbpf.BpfObject;
 import dev.droptrace.libbpf.BpfRingBuffer;
 import dev.droptrace.libbpf.RecordHandler;
+import dev.droptrace.libc.Libc;
 import dev.droptrace.libc.NativeCallException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -78,6 +81,11 @@ public final class KernelDropSource implements AutoCloseable {
      * tracepoint if that fails. Throws {@link KernelSourceException} with one line naming what is missing.
      */
     public static KernelDropSource open(DropJournal journal, String node) {
+        return open(journal, node, Boolean.getBoolean("droptrace.kernel.classic"));
+    }
+
+    /** As {@link #open(DropJournal, String)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
+    static KernelDropSource open(DropJournal journal, String node, boolean classicOnly) {
         KernelPreflight.problem().ifPresent(p -> { throw new KernelSourceException(p); });
         DropReasons reasonNames = DropReasons.fromKernel();
         for (Map.Entry<Integer, String> r : reasonNames.all().entrySet()) {
@@ -86,18 +94,22 @@ public final class KernelDropSource implements AutoCloseable {
         KernelSymbols symbols = KernelSymbols.load();
         if (!symbols.available()) LOG.warn("/proc/kallsyms hides addresses (kptr_restrict): drop locations will be raw");
         byte[] elf = loadObject();
-        NativeCallException btfFailure;
-        BpfObject obj = BpfObject.open("kfree_skb", elf);
-        try {
-            obj.program(PROG_CLASSIC).setAutoload(false);
-            obj.load();
-            BpfLink link = obj.program(PROG_BTF).attach();
-            return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node);
-        } catch (NativeCallException e) {
-            obj.close();
-            btfFailure = e;
-            LOG.info("tp_btf/kfree_skb unavailable ({}), trying the classic tracepoint", e.getMessage());
+        String btfFailure = "skipped";
+        BpfObject obj;
+        if (!classicOnly) {
+            obj = BpfObject.open("kfree_skb", elf);
+            try {
+                obj.program(PROG_CLASSIC).setAutoload(false);
+                obj.load();
+                BpfLink link = obj.program(PROG_BTF).attach();
+                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node);
+            } catch (NativeCallException e) {
+                obj.close();
+                btfFailure = firstLine(e);
+                LOG.info("tp_btf/kfree_skb unavailable ({}), trying the classic tracepoint", btfFailure);
+            }
         }
+        ensureTracefs();
         obj = BpfObject.open("kfree_skb", elf);
         try {
             obj.program(PROG_BTF).setAutoload(false);
@@ -106,8 +118,20 @@ public final class KernelDropSource implements AutoCloseable {
             return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node);
         } catch (NativeCallException e) {
             obj.close();
-            throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + firstLine(btfFailure)
+            throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + btfFailure
                     + "; tracepoint: " + firstLine(e), e);
+        }
+    }
+
+    /** libbpf attaches classic tracepoints through tracefs; mount it where nothing has. */
+    private static void ensureTracefs() {
+        if (Files.isDirectory(Path.of("/sys/kernel/tracing/events"))
+                || Files.isDirectory(Path.of("/sys/kernel/debug/tracing/events"))) return;
+        try {
+            Libc.mount("nodev", "/sys/kernel/tracing", "tracefs");
+            LOG.info("mounted tracefs on /sys/kernel/tracing for the classic tracepoint");
+        } catch (NativeCallException e) {
+            LOG.warn("tracefs is not mounted and could not be: {}", e.getMessage());
         }
     }
 
