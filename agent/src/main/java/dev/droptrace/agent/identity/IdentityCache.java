@@ -648,15 +648,22 @@ public final class IdentityCache implements AutoCloseable {
     private record Retired(int localId, long atNanos) {
     }
 
+    private static final java.util.regex.Pattern DOTTED_QUAD =
+            java.util.regex.Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
+
     /** A table key: IPv4 (lo = address), IPv6 (hi, lo) or netns (lo = inode). */
     record Key(int kind, long hi, long lo) {
         static Key parse(String text) {
             if (text == null || text.isBlank()) {
                 return null;
             }
+            String t = text.trim();
+            if (t.indexOf(':') < 0 && !DOTTED_QUAD.matcher(t).matches()) {
+                return null; // no "10.1.1" or "0x0a.1": only the dotted-quad form Kubernetes writes
+            }
             InetAddress a;
             try {
-                a = InetAddress.ofLiteral(text.trim());
+                a = InetAddress.ofLiteral(t);
             } catch (IllegalArgumentException e) {
                 return null;
             }
