@@ -50,7 +50,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Writer</h2>
  * All updates ({@link #upsert}, {@link #remove}, {@link #registerNetns}, ...) are queued and applied
- * in submission order by one writer thread, which drains whatever is queued (a burst of thousands
+ * in submission order by one writer thread (called on the writer thread itself, as sources do from
+ * their handlers, they apply at once), which drains whatever is queued (a burst of thousands
  * of pod changes becomes a few batches), then publishes copies of the tables it changed with one
  * volatile write. Each address is <em>claimed</em> by every owner (a pod, a Service, a Node, an
  * inventory entry) that lists it; the winner is the owner with the newest creation time (then the
@@ -322,8 +323,11 @@ public final class IdentityCache implements AutoCloseable {
         attached.add(resource);
     }
 
+    /** Queues a task, or runs it at once when called on the writer thread (a source's handler), keeping order. */
     private void submit(Runnable task) {
-        if (!closed) {
+        if (Thread.currentThread() == writer) {
+            task.run();
+        } else if (!closed) {
             tasks.add(task);
         }
     }

@@ -77,12 +77,15 @@ public final class KubernetesIdentitySource implements AutoCloseable {
         this.cache = cache;
         this.client = client;
         this.ownsClient = ownsClient;
-        CompletableFuture<?> podsSynced = inform(client.pods().inAnyNamespace().runnableInformer(0),
+        SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0);
+        SharedIndexInformer<Service> serviceInformer = client.services().inAnyNamespace().runnableInformer(0);
+        SharedIndexInformer<Node> nodeInformer = client.nodes().runnableInformer(0);
+        CompletableFuture<?> podsSynced = inform(podInformer,
                 p -> cache.execute(() -> podChanged(p)), p -> cache.execute(() -> podDeleted(p)));
-        CompletableFuture<?> servicesSynced = inform(client.services().inAnyNamespace().runnableInformer(0),
-                s -> cache.execute(() -> serviceChanged(s)), s -> cache.remove(ownerKey("svc", s)));
-        CompletableFuture<?> nodesSynced = inform(client.nodes().runnableInformer(0),
-                n -> cache.execute(() -> nodeChanged(n)), n -> cache.remove(ownerKey("node", n)));
+        CompletableFuture<?> servicesSynced = inform(serviceInformer,
+                s -> cache.execute(() -> serviceChanged(s)), s -> cache.execute(() -> cache.remove(ownerKey("svc", s))));
+        CompletableFuture<?> nodesSynced = inform(nodeInformer,
+                n -> cache.execute(() -> nodeChanged(n)), n -> cache.execute(() -> cache.remove(ownerKey("node", n))));
         inform(client.namespaces().runnableInformer(0),
                 n -> namespaceLabels.put(n.getMetadata().getName(), labelsOf(n)),
                 n -> namespaceLabels.remove(n.getMetadata().getName()));
@@ -90,10 +93,22 @@ public final class KubernetesIdentitySource implements AutoCloseable {
                 rs -> cache.execute(() -> replicaSetChanged(rs)), rs -> cache.execute(() -> replicaSetDeleted(rs)));
         inform(client.batch().v1().jobs().inAnyNamespace().runnableInformer(0),
                 j -> cache.execute(() -> jobChanged(j)), j -> cache.execute(() -> jobDeleted(j)));
-        synced = CompletableFuture.allOf(podsSynced, servicesSynced, nodesSynced).thenRun(() -> {
-            LOG.info("identity: Kubernetes informers synced");
+        synced = new CompletableFuture<>();
+        CompletableFuture.allOf(podsSynced, servicesSynced, nodesSynced).thenRun(() -> cache.execute(() -> {
+            // Handlers may still be delivering the initial list: take what the stores hold now (on the
+            // writer thread, so any later change arrives after this), so that known pods are never
+            // "world" in the moment the cache becomes complete. Re-applying a pod is idempotent.
+            for (Pod p : podInformer.getStore().list()) {
+                if (!pods.containsKey(p.getMetadata().getUid())) {
+                    podChanged(p);
+                }
+            }
+            serviceInformer.getStore().list().forEach(this::serviceChanged);
+            nodeInformer.getStore().list().forEach(this::nodeChanged);
             cache.setComplete(true);
-        });
+            LOG.info("identity: Kubernetes informers synced");
+            cache.flush().whenComplete((v, t) -> synced.complete(null)); // after the publish
+        }));
     }
 
     /**
@@ -127,7 +142,7 @@ public final class KubernetesIdentitySource implements AutoCloseable {
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
-    /** Completes when Pods, Services and Nodes have been listed once (the cache is then complete). */
+    /** Completes when Pods, Services and Nodes have been listed once and the cache is complete. */
     public CompletableFuture<Void> synced() {
         return synced;
     }

@@ -260,8 +260,8 @@ class KubernetesIdentitySourceTest {
         closers.add(admin);
         createPod(admin, "late", "p1", Map.of("app", "late"), null, null, null, "10.43.0.1");
         source.synced().get(60, TimeUnit.SECONDS);
-        await("name after the API came back", () -> "p1".equals(podAt(cache, "10.43.0.1")));
-        assertTrue(cache.complete());
+        assertTrue(cache.complete(), "complete once synced");
+        assertEquals("p1", podAt(cache, "10.43.0.1"), "pods listed at sync are known the moment the cache is complete");
     }
 
     @Test
