@@ -1,13 +1,14 @@
 package dev.droptrace.agent.identity;
 
 /**
- * An open-addressing (linear probing) map from a 128-bit key to a non-zero int, on primitive arrays.
- * The writer mutates its own instance and publishes {@link #copy()}s; a published copy is never
- * written again, so any number of threads may {@link #get} from it without locks or allocation.
- * Value 0 marks an empty slot; the load factor stays at or below one half.
+ * An open-addressing (linear probing) map from a 128-bit key to a non-zero int, on primitive arrays:
+ * one shard of an {@link AddressIndex}. The writer mutates a private instance; once published it is
+ * never written again (the writer {@link #copy()}s it first), so any number of threads may {@link
+ * #get} from it without locks or allocation. Value 0 marks an empty slot; the load factor stays at or
+ * below one half. Slots are chosen by the low bits of {@link #hash}; the index uses the high bits.
  */
 final class AddressTable {
-    private static final int MIN_CAPACITY = 16;
+    private static final int MIN_CAPACITY = 8;
 
     private long[] keys;   // hi at 2i, lo at 2i+1
     private int[] values;
@@ -40,7 +41,7 @@ final class AddressTable {
         return size;
     }
 
-    static int slot(long hi, long lo) {
+    static int hash(long hi, long lo) {
         long h = hi * 0x9E3779B97F4A7C15L ^ lo;
         h ^= h >>> 33;
         h *= 0xff51afd7ed558ccdL;
@@ -52,10 +53,15 @@ final class AddressTable {
 
     /** The value for the key, 0 when absent. Allocation-free. */
     int get(long hi, long lo) {
+        return get(hi, lo, hash(hi, lo));
+    }
+
+    /** {@link #get(long, long)} with the key's {@link #hash} already computed. */
+    int get(long hi, long lo, int hash) {
         long[] k = keys;
         int[] v = values;
         int m = mask;
-        int i = slot(hi, lo) & m;
+        int i = hash & m;
         while (true) {
             int val = v[i];
             if (val == 0) {
@@ -76,7 +82,7 @@ final class AddressTable {
         if (2 * (size + 1) > values.length) {
             resize(values.length * 2);
         }
-        int i = slot(hi, lo) & mask;
+        int i = hash(hi, lo) & mask;
         while (values[i] != 0) {
             if (keys[2 * i] == hi && keys[2 * i + 1] == lo) {
                 values[i] = value;
@@ -92,7 +98,7 @@ final class AddressTable {
 
     /** Writer only; backward-shift deletion, so no tombstones. */
     void remove(long hi, long lo) {
-        int i = slot(hi, lo) & mask;
+        int i = hash(hi, lo) & mask;
         while (true) {
             if (values[i] == 0) {
                 return;
@@ -110,7 +116,7 @@ final class AddressTable {
             if (values[j] == 0) {
                 break;
             }
-            int home = slot(keys[2 * j], keys[2 * j + 1]) & mask;
+            int home = hash(keys[2 * j], keys[2 * j + 1]) & mask;
             // move j into the hole unless its home lies cyclically in (hole, j]
             boolean stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
             if (!stays) {

@@ -52,9 +52,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * All updates ({@link #upsert}, {@link #remove}, {@link #registerNetns}, ...) are queued and applied
  * in submission order by one writer thread (called on the writer thread itself, as sources do from
  * their handlers, they apply at once), which drains whatever is queued (a burst of thousands
- * of pod changes becomes a few batches), then publishes copies of the tables it changed with one
- * volatile write. Each address is <em>claimed</em> by every owner (a pod, a Service, a Node, an
- * inventory entry) that lists it; the winner is the owner with the newest creation time (then the
+ * of pod changes becomes a few batches, at most one snapshot per 5 ms), then publishes copies of
+ * the table shards it changed ({@link AddressIndex}) with one volatile write. Each address is
+ * <em>claimed</em> by every owner (a pod, a Service, a Node, an inventory entry) that lists it; the winner is the owner with the newest creation time (then the
  * latest to appear). So when pod B reuses the IP of deleted pod A, the address maps to B after both
  * events whatever order they arrive in (informers may deliver B's add before A's delete), and A's
  * delete only withdraws A's claim, never B's mapping. Pods that have finished (Succeeded/Failed)
@@ -76,6 +76,8 @@ public final class IdentityCache implements AutoCloseable {
     private static final int CHUNK_BITS = 12;
     private static final int CHUNK = 1 << CHUNK_BITS;
     private static final int MAX_BATCH = 20_000;
+    /** At most one snapshot per this many ns under continuous updates (a flush publishes at once). */
+    private static final long MIN_PUBLISH_INTERVAL_NS = 5_000_000L;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Identity[].class);
     private static final ValueLayout.OfLong BE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final long V4_MAPPED = 0xffffL << 32;
@@ -84,7 +86,8 @@ public final class IdentityCache implements AutoCloseable {
     static final int KIND_NETNS = 1;
 
     /** What readers see; never mutated after publication (identity slots aside, see {@link #SLOT}). */
-    private record Snapshot(AddressTable v4, AddressTable v6, AddressTable netns, Identity[][] chunks, boolean complete) {
+    private record Snapshot(AddressIndex.View v4, AddressIndex.View v6, AddressIndex.View netns, Identity[][] chunks,
+                            boolean complete) {
     }
 
     private volatile Snapshot snapshot;
@@ -96,9 +99,9 @@ public final class IdentityCache implements AutoCloseable {
     private final Map<String, Set<Owner>> ownersByPodRef = new HashMap<>();
     private final Map<String, Set<Long>> netnsByPodRef = new HashMap<>();
     private final Map<Long, String> podRefByNetns = new HashMap<>();
-    private final AddressTable v4 = new AddressTable();
-    private final AddressTable v6 = new AddressTable();
-    private final AddressTable netns = new AddressTable();
+    private final AddressIndex v4 = new AddressIndex(10);
+    private final AddressIndex v6 = new AddressIndex(10);
+    private final AddressIndex netns = new AddressIndex(6);
     private final ArrayDeque<Retired> retired = new ArrayDeque<>();
     private final List<CompletableFuture<Void>> flushes = new ArrayList<>();
     private Identity[][] chunks = new Identity[1][];
@@ -109,6 +112,7 @@ public final class IdentityCache implements AutoCloseable {
     private boolean v6Dirty;
     private boolean netnsDirty;
     private boolean metaDirty;
+    private long lastPublishNanos;
 
     private final long retireAfterNanos;
     private final Thread writer;
@@ -122,7 +126,7 @@ public final class IdentityCache implements AutoCloseable {
         this.retireAfterNanos = retireAfter.toNanos();
         chunks[0] = new Identity[CHUNK];
         SLOT.setRelease(chunks[0], WORLD, Identity.WORLD);
-        snapshot = new Snapshot(v4.copy(), v6.copy(), netns.copy(), chunks, false);
+        snapshot = new Snapshot(v4.publish(), v6.publish(), netns.publish(), chunks, false);
         writer = Thread.ofPlatform().name("identity-writer").daemon(true).unstarted(this::runWriter);
         writer.start();
     }
@@ -393,6 +397,17 @@ public final class IdentityCache implements AutoCloseable {
                     break;
                 }
                 t = tasks.poll();
+                if (t == null && flushes.isEmpty()) {
+                    // under continuous updates, keep applying until the publish interval has passed
+                    long wait = lastPublishNanos + MIN_PUBLISH_INTERVAL_NS - System.nanoTime();
+                    if (wait > 0) {
+                        try {
+                            t = tasks.poll(wait, TimeUnit.NANOSECONDS);
+                        } catch (InterruptedException e) {
+                            break;
+                        }
+                    }
+                }
             }
             releaseRetired();
             publish();
@@ -434,10 +449,11 @@ public final class IdentityCache implements AutoCloseable {
     private void publish() {
         if (v4Dirty || v6Dirty || netnsDirty || metaDirty) {
             Snapshot old = snapshot;
-            snapshot = new Snapshot(v4Dirty ? v4.copy() : old.v4, v6Dirty ? v6.copy() : old.v6,
-                    netnsDirty ? netns.copy() : old.netns, chunks, complete);
+            snapshot = new Snapshot(v4Dirty ? v4.publish() : old.v4, v6Dirty ? v6.publish() : old.v6,
+                    netnsDirty ? netns.publish() : old.netns, chunks, complete);
             v4Dirty = v6Dirty = netnsDirty = metaDirty = false;
             snapshotsPublished.incrementAndGet();
+            lastPublishNanos = System.nanoTime();
         }
         if (!flushes.isEmpty()) {
             for (CompletableFuture<Void> f : flushes) {
@@ -619,7 +635,7 @@ public final class IdentityCache implements AutoCloseable {
                 }
             }
         }
-        AddressTable t;
+        AddressIndex t;
         switch (k.kind) {
             case KIND_V4 -> { t = v4; v4Dirty = true; }
             case KIND_V6 -> { t = v6; v6Dirty = true; }

@@ -247,4 +247,35 @@ class IdentityCacheTest {
         assertEquals(0, t.size());
         assertFalse(t.get(7, 5) != 0);
     }
+
+    @Test
+    void addressIndexViewsNeverChangeAfterPublication() {
+        AddressIndex index = new AddressIndex(4);
+        Map<Long, Integer> ref = new HashMap<>();
+        List<AddressIndex.View> views = new java.util.ArrayList<>();
+        List<Map<Long, Integer>> expected = new java.util.ArrayList<>();
+        Random r = new Random(3);
+        for (int round = 0; round < 50; round++) {
+            for (int i = 0; i < 400; i++) {
+                long k = r.nextInt(2000);
+                if (r.nextInt(3) == 0) {
+                    index.remove(1, k);
+                    ref.remove(k);
+                } else {
+                    int v = 1 + r.nextInt(1000);
+                    index.put(1, k, v);
+                    ref.put(k, v);
+                }
+            }
+            views.add(index.publish());
+            expected.add(new HashMap<>(ref));
+        }
+        for (int v = 0; v < views.size(); v++) {
+            AddressIndex.View view = views.get(v);
+            assertEquals(expected.get(v).size(), view.size());
+            for (long q = 0; q < 2000; q++) {
+                assertEquals(expected.get(v).getOrDefault(q, 0), view.get(1, q), "view " + v + " key " + q);
+            }
+        }
+    }
 }

@@ -261,7 +261,8 @@ class KubernetesIdentitySourceTest {
         createPod(admin, "late", "p1", Map.of("app", "late"), null, null, null, "10.43.0.1");
         source.synced().get(60, TimeUnit.SECONDS);
         assertTrue(cache.complete(), "complete once synced");
-        assertEquals("p1", podAt(cache, "10.43.0.1"), "pods listed at sync are known the moment the cache is complete");
+        // the informer may have listed between the pod's create and its status update: wait for the IP
+        await("name after the API came back", () -> "p1".equals(podAt(cache, "10.43.0.1")));
     }
 
     @Test
