@@ -11,6 +11,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -31,8 +32,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Lookups in an {@link IdentityCache} of 10,000 pods (each with an IPv4 address, an IPv6 address and
  * a netns) while a background thread changes pod labels continuously (about 10,000 updates/s in
- * batches of 100, each a new identity version and a new snapshot). The reader path must allocate
- * nothing: check {@code gc.alloc.rate.norm} with {@code -prof gc}.
+ * batches of 100, each a new identity version) when {@code updates=true}. The reader path must
+ * allocate nothing: {@code -prof gc} counts the allocation of every thread, so with updates on its
+ * {@code gc.alloc.rate.norm} includes the updater's and the writer's work (new identities, shard
+ * copies) spread over the reader's operations; {@code updates=false} shows the reader alone.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -44,6 +47,10 @@ public class IdentityCacheBenchmark {
     static final int PODS = 10_000;
     static final int MASK = 16_383;
 
+    /** Whether a background thread changes pods continuously during the measurement. */
+    @Param({"true", "false"})
+    public boolean updates;
+
     IdentityCache cache;
     final int[] v4Hit = new int[MASK + 1];
     final int[] v4Miss = new int[MASK + 1];
@@ -52,7 +59,7 @@ public class IdentityCacheBenchmark {
     final long[] netns = new long[MASK + 1];
     private Thread updater;
     private volatile boolean stop;
-    final AtomicInteger updates = new AtomicInteger();
+    final AtomicInteger applied = new AtomicInteger();
 
     static String v4(int i) {
         return "10." + (100 + (i >>> 16)) + "." + ((i >>> 8) & 0xff) + "." + (i & 0xff);
@@ -93,12 +100,12 @@ public class IdentityCacheBenchmark {
         updater = Thread.ofPlatform().name("bench-updater").daemon(true).start(() -> {
             SplittableRandom u = new SplittableRandom(2);
             int gen = 1;
-            while (!stop) {
+            while (!stop && updates) {
                 for (int n = 0; n < 100; n++) {
                     int i = u.nextInt(PODS);
                     cache.upsert("pod:" + i, pod(i, gen++), List.of(v4(i), v6(i)), new long[] {4_026_600_000L + i}, i);
                 }
-                updates.addAndGet(100);
+                applied.addAndGet(100);
                 LockSupport.parkNanos(10_000_000L);
             }
         });
@@ -112,7 +119,7 @@ public class IdentityCacheBenchmark {
     public void tearDown() throws Exception {
         stop = true;
         updater.join();
-        System.out.printf("%n[writer applied %d updates in %d snapshots during the trial]%n", updates.get(),
+        System.out.printf("%n[writer applied %d updates in %d snapshots during the trial]%n", applied.get(),
                 cache.snapshotsPublished());
         cache.close();
     }
