@@ -200,7 +200,8 @@ public final class DropView {
             }
             Map<String, String> labels = n.hasNonNull("labels") && n.get("labels").isObject()
                     ? JSON.convertValue(n.get("labels"), LABELS) : Map.of();
-            return new EndpointIdentity(text(n, "namespace"), text(n, "pod"), text(n, "workload"), labels, text(n, "node"));
+            return new EndpointIdentity(text(n, "namespace"), text(n, "pod"), text(n, "workload"), labels, text(n, "node"),
+                    text(n, "service"), text(n, "reserved"));
         } catch (Exception e) {
             return null;
         }
@@ -232,6 +233,8 @@ public final class DropView {
             m.put("labels", new java.util.TreeMap<>(id.labels()));
         }
         putIfNotNull(m, "node", id.node());
+        putIfNotNull(m, "service", id.service());
+        putIfNotNull(m, "reserved", id.reserved());
         return write(m);
     }
 

@@ -175,6 +175,8 @@ public final class JsonFormatter {
             g.writeEndObject();
         }
         stringIfKnown(g, "node", id.node());
+        stringIfKnown(g, "service", id.service());
+        stringIfKnown(g, "reserved", id.reserved());
         g.writeEndObject();
     }
 
