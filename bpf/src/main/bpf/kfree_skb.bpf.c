@@ -212,6 +212,9 @@ static __always_inline int handle_drop(struct sk_buff *skb, void *location, __u3
 	e->count = 1;
 	e->length = BPF_CORE_READ(skb, len);
 
+	/* a received packet carries the index of the device it came in on; one made here has none */
+	e->direction = BPF_CORE_READ(skb, skb_iif) ? 1 : 2;
+
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
 	if (dev) {
 		e->ifindex = BPF_CORE_READ(dev, ifindex);

@@ -40,7 +40,7 @@ struct drop_event {
 	__u8 tcp_flags;        /* 48: FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80 */
 	__u8 icmp_type;        /* 49 */
 	__u8 icmp_code;        /* 50 */
-	__u8 pad0;             /* 51 */
+	__u8 direction;        /* 51: 1 ingress (received: skb_iif set), 2 egress (sent from this netns) */
 	__u32 pad1;            /* 52 */
 	__u8 saddr[16];        /* 56: IPv4 in the first 4 bytes, network order */
 	__u8 daddr[16];        /* 72 */

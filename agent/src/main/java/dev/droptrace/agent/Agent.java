@@ -1,5 +1,6 @@
 package dev.droptrace.agent;
 
+import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.agent.journal.DropJournal;
 import dev.droptrace.agent.source.kernel.KernelDropSource;
 import dev.droptrace.agent.source.kernel.KernelSourceException;
@@ -24,8 +25,15 @@ import java.util.concurrent.TimeUnit;
 public final class Agent implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
-    /** What to run. */
-    public record Config(Path journalDir, String node, Set<String> sources) {}
+    /**
+     * What to run. {@code kubeconfig} and {@code inventory} may be null: with neither, the agent
+     * uses the in-cluster service account when it runs as a pod, and names nothing otherwise.
+     */
+    public record Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory) {
+        public Config(Path journalDir, String node, Set<String> sources) {
+            this(journalDir, node, sources, null, null);
+        }
+    }
 
     private final Config config;
     private final DropJournal journal;
@@ -33,6 +41,7 @@ public final class Agent implements AutoCloseable {
     private final String started = Instant.now().toString();
     private final ScheduledExecutorService statusWriter;
     private KernelDropSource kernel;
+    private IdentityCache identities;
     private volatile boolean closed;
 
     private Agent(Config config, DropJournal journal) {
@@ -46,6 +55,8 @@ public final class Agent implements AutoCloseable {
         DropJournal journal = DropJournal.open(config.journalDir());
         Agent agent = new Agent(config, journal);
         try {
+            // does not wait for the API server: capture starts at once, names appear when it answers
+            agent.identities = IdentityCache.start(config.node(), config.kubeconfig(), config.inventory());
             agent.startSources();
             agent.writeStatus();
             agent.statusWriter.scheduleAtFixedRate(agent::writeStatusQuietly, 1, 1, TimeUnit.SECONDS);
@@ -61,7 +72,7 @@ public final class Agent implements AutoCloseable {
             switch (source) {
                 case "kernel" -> {
                     try {
-                        kernel = KernelDropSource.open(journal, config.node());
+                        kernel = KernelDropSource.open(journal, config.node(), identities);
                         kernel.start();
                         sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
                         LOG.info("kernel source attached to {}", kernel.attachedAs());
@@ -107,7 +118,8 @@ public final class Agent implements AutoCloseable {
             }
         }
         return new AgentStatus(ProcessHandle.current().pid(), config.node(), started, Instant.now().toString(),
-                closed, states, events, kernelDrops, lost, decodeErrors, byReason);
+                closed, states, events, kernelDrops, lost, decodeErrors, byReason,
+                identities == null ? null : new AgentStatus.Identities(identities.size(), identities.complete(), identities.updatesApplied()));
     }
 
     private void writeStatus() {
@@ -139,6 +151,7 @@ public final class Agent implements AutoCloseable {
         closed = true;
         writeStatusQuietly(); // the last figures, marked stopped, while the maps still exist
         if (kernel != null) kernel.close();
+        if (identities != null) identities.close();
         journal.handOffToCurrentThread(); // the drain thread has ended
         journal.close();
     }

@@ -28,7 +28,11 @@ public record AgentStatus(
         @JsonProperty("kernel_drops") long kernelDrops,
         long lost,
         @JsonProperty("decode_errors") long decodeErrors,
-        @JsonProperty("by_reason") Map<String, Long> byReason) {
+        @JsonProperty("by_reason") Map<String, Long> byReason,
+        Identities identities) {
+
+    /** The pod-identity cache: how many identities it knows and whether its sources have synced. */
+    public record Identities(int known, boolean synced, @JsonProperty("updates_applied") long updatesApplied) {}
 
     /** File name inside the journal directory. */
     public static final String FILE = "agent-status.json";

@@ -28,11 +28,19 @@ public final class AgentCommand implements Callable<Integer> {
             description = "Drop sources to run (default: ${DEFAULT-VALUE}). Known: kernel.")
     List<String> sources;
 
+    @Option(names = "--kubeconfig", paramLabel = "FILE",
+            description = "Kubeconfig for pod identity (default: the in-cluster service account when run as a pod).")
+    Path kubeconfig;
+
+    @Option(names = "--inventory", paramLabel = "FILE",
+            description = "No cluster: a YAML list of pods (namespace, name, labels, workload, ips, netns) that names the ends of drops.")
+    Path inventory;
+
     @Override
     public Integer call() throws Exception {
         String nodeName = node != null ? node : defaultNode();
         CountDownLatch stopped = new CountDownLatch(1);
-        Agent agent = Agent.start(new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources)));
+        Agent agent = Agent.start(new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory));
         for (Map.Entry<String, AgentStatus.SourceStatus> s : agent.sourceStates().entrySet()) {
             AgentStatus.SourceStatus st = s.getValue();
             System.err.println("droptrace agent: " + s.getKey() + " " + st.state()

@@ -17,7 +17,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -74,28 +73,28 @@ public final class DemoCommand implements Callable<Integer> {
             lab.iptables(backend, "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "DROP");
             lab.ip6tables(backend, "-A", "INPUT", "-p", "udp", "--dport", "9090", "-j", "DROP");
             lab.iptables(db, "-A", "INPUT", "-p", "tcp", "--dport", "5432", "-j", "DROP");
-            Map<String, String> names = new HashMap<>();
-            for (NetnsLab.Pod p : lab.pods()) {
-                p.ipv4().forEach(ip -> names.put(ip, p.name()));
-                p.ipv6().forEach(ip -> names.put(ip, p.name()));
-            }
+            Path inventory = writeInventory(dir, lab, Map.of(
+                    "frontend", new String[] {"shop", "frontend-6f7c9d-x2x4q", "frontend", "Deployment/frontend"},
+                    "backend", new String[] {"shop", "api-0", "api", "StatefulSet/api"},
+                    "db", new String[] {"data", "postgres-0", "postgres", "StatefulSet/postgres"}));
             out.printf("""
                     droptrace demo: three network namespaces stand in for pods
-                      frontend %s / %s   backend %s / %s   db %s
-                      backend drops TCP :8080 (iptables) and UDP :9090 over IPv6 (ip6tables)
-                      db drops TCP :5432 (iptables) and has nothing listening on UDP :53
-                    frontend sends to each once a second for %d s; droptrace shows what the kernel drops.
+                      shop/frontend-6f7c9d-x2x4q %s / %s   shop/api-0 %s / %s   data/postgres-0 %s
+                      api-0 drops TCP :8080 (iptables) and UDP :9090 over IPv6 (ip6tables)
+                      postgres-0 drops TCP :5432 (iptables) and has nothing listening on UDP :53
+                    the frontend sends to each once a second for %d s; droptrace shows what the kernel drops,
+                    with pod names from the inventory %s (what the agent's --inventory reads without a cluster).
                     journal: %s
 
                     """, frontend.ip4(), frontend.ipv4().get(1), backend.ip4(), backend.ip6(), db.ip4(),
-                    seconds, dir);
+                    seconds, inventory, dir);
             out.flush();
             long backendNs = lab.netnsInode(backend);
             long dbNs = lab.netnsInode(db);
             DropFilter ours = DropFilter.builder().netns(backendNs, dbNs).build();
-            try (Agent agent = Agent.start(new Agent.Config(dir, "demo-node", Set.of("kernel")))) {
+            try (Agent agent = Agent.start(new Agent.Config(dir, "demo-node", Set.of("kernel"), null, inventory))) {
                 if (!agent.anyAttached()) throw new IllegalStateException("kernel source: " + agent.sourceStates().get("kernel").reason());
-                Thread tail = Thread.ofPlatform().name("demo-tail").daemon(true).start(() -> tail(dir, ours, names, out));
+                Thread tail = Thread.ofPlatform().name("demo-tail").daemon(true).start(() -> tail(dir, ours, out));
                 for (int s = 0; s < seconds && !stopping; s++) {
                     lab.tryTcp(frontend, backend.ip4(), 8080, 0, 0);
                     lab.sendUdp(frontend, backend.ip6(), 9090, 0, 1);
@@ -123,7 +122,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private volatile boolean tailStop;
 
-    private void tail(Path dir, DropFilter filter, Map<String, String> names, PrintWriter out) {
+    private void tail(Path dir, DropFilter filter, PrintWriter out) {
         Function<DropView, String> format = output.equals("json") ? new JsonFormatter()::format : new CompactFormatter()::format;
         try (JournalReader reader = JournalReader.open(dir)) {
             DropView v = new DropView();
@@ -132,9 +131,7 @@ public final class DemoCommand implements Callable<Integer> {
                 while (reader.next(v)) {
                     any = true;
                     if (!filter.test(v)) continue;
-                    String line = format.apply(v);
-                    if (output.equals("json")) out.println(line);
-                    else out.printf("%s   (%s -> %s)%n", line, names.getOrDefault(v.srcIp(), "?"), names.getOrDefault(v.dstIp(), "?"));
+                    out.println(format.apply(v));
                 }
                 out.flush();
                 if (!any && tailStop) return;
@@ -159,15 +156,34 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         List<Row> rows = List.of(
-                new Row("backend TCP :8080   iptables DROP counter ", lab.ruleCounter(backend, false, "INPUT", 1), tcp8080),
-                new Row("backend UDP :9090   ip6tables DROP counter", lab.ruleCounter(backend, true, "INPUT", 1), udp9090),
-                new Row("db      TCP :5432   iptables DROP counter ", lab.ruleCounter(db, false, "INPUT", 1), tcp5432),
-                new Row("db      UDP :53     SNMP Udp NoPorts      ", lab.snmpCounter(db, "Udp", "NoPorts"), udp53));
+                new Row("api-0      TCP :8080  iptables DROP counter ", lab.ruleCounter(backend, false, "INPUT", 1), tcp8080),
+                new Row("api-0      UDP :9090  ip6tables DROP counter", lab.ruleCounter(backend, true, "INPUT", 1), udp9090),
+                new Row("postgres-0 TCP :5432  iptables DROP counter ", lab.ruleCounter(db, false, "INPUT", 1), tcp5432),
+                new Row("postgres-0 UDP :53    SNMP Udp NoPorts      ", lab.snmpCounter(db, "Udp", "NoPorts"), udp53));
         out.printf("%ndrops the kernel counted vs drops droptrace journaled:%n");
         for (Row r : rows) {
             out.printf("  %s %6d  %6d  %s%n", r.what(), r.kernel(), r.droptrace(), r.kernel() == r.droptrace() ? "exact" : "MISMATCH");
         }
         out.flush();
+    }
+
+    /** The demo's pods as an inventory file: namespace, name, labels, workload, addresses and netns per pod. */
+    private static Path writeInventory(Path dir, NetnsLab lab, Map<String, String[]> pods) throws IOException {
+        StringBuilder y = new StringBuilder("node: demo-node\npods:\n");
+        for (NetnsLab.Pod p : lab.pods()) {
+            String[] meta = pods.get(p.name());
+            List<String> ips = new java.util.ArrayList<>(p.ipv4());
+            ips.addAll(p.ipv6());
+            y.append("  - namespace: ").append(meta[0]).append('\n')
+                    .append("    name: ").append(meta[1]).append('\n')
+                    .append("    labels: {app: ").append(meta[2]).append("}\n")
+                    .append("    workload: ").append(meta[3]).append('\n')
+                    .append("    ips: [").append(String.join(", ", ips.stream().map(ip -> "\"" + ip + "\"").toList())).append("]\n")
+                    .append("    netns: ").append(p.netns()).append('\n');
+        }
+        Path file = dir.resolve("demo-inventory.yaml");
+        Files.writeString(file, y);
+        return file;
     }
 
     private static void deleteTree(Path dir) {

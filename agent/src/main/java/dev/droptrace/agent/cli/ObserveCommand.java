@@ -53,6 +53,18 @@ public final class ObserveCommand implements Callable<Integer> {
     @Option(names = "--reason", split = ",", description = "Drop reason name, e.g. NETFILTER_DROP, NO_SOCKET.") List<String> reason;
     @Option(names = "--source", split = ",", description = "kernel, cilium or calico.") List<String> source;
     @Option(names = "--netns", split = ",", description = "Network namespace inode.") List<Long> netns;
+    @Option(names = "--namespace", split = ",", description = "Kubernetes namespace at either end.") List<String> namespace;
+    @Option(names = "--from-namespace", split = ",", description = "Namespace of the source.") List<String> fromNamespace;
+    @Option(names = "--to-namespace", split = ",", description = "Namespace of the destination.") List<String> toNamespace;
+    @Option(names = "--pod", split = ",", description = "Pod name prefix ([namespace/]prefix) at either end.") List<String> pod;
+    @Option(names = "--from-pod", split = ",", description = "Source pod ([namespace/]prefix).") List<String> fromPod;
+    @Option(names = "--to-pod", split = ",", description = "Destination pod ([namespace/]prefix).") List<String> toPod;
+    @Option(names = "--label", description = "Pod label key=value at either end (repeatable).") List<String> label;
+    @Option(names = "--from-label", description = "Source pod label key=value.") List<String> fromLabel;
+    @Option(names = "--to-label", description = "Destination pod label key=value.") List<String> toLabel;
+    @Option(names = "--workload", split = ",", description = "Workload (name or Kind/name) at either end.") List<String> workload;
+    @Option(names = "--from-workload", split = ",", description = "Workload of the source.") List<String> fromWorkload;
+    @Option(names = "--to-workload", split = ",", description = "Workload of the destination.") List<String> toWorkload;
 
     @Override
     public Integer call() throws Exception {
@@ -96,6 +108,14 @@ public final class ObserveCommand implements Callable<Integer> {
         return 0;
     }
 
+    private static void identityFilters(DropFilter.Builder b, DropFilter.Builder.End end, List<String> namespaces,
+                                        List<String> pods, List<String> labels, List<String> workloads) {
+        if (namespaces != null) b.namespace(end, namespaces.toArray(String[]::new));
+        if (pods != null) b.pod(end, pods.toArray(String[]::new));
+        if (labels != null) b.label(end, labels.toArray(String[]::new));
+        if (workloads != null) b.workload(end, workloads.toArray(String[]::new));
+    }
+
     private Function<DropView, String> formatter(PrintWriter out) {
         return switch (output) {
             case json -> new JsonFormatter()::format;
@@ -120,6 +140,9 @@ public final class ObserveCommand implements Callable<Integer> {
         if (reason != null) b.reason(reason.toArray(String[]::new));
         if (source != null) b.source(source.toArray(String[]::new));
         if (netns != null) b.netns(netns.stream().mapToLong(Long::longValue).toArray());
+        identityFilters(b, DropFilter.Builder.End.EITHER, namespace, pod, label, workload);
+        identityFilters(b, DropFilter.Builder.End.FROM, fromNamespace, fromPod, fromLabel, fromWorkload);
+        identityFilters(b, DropFilter.Builder.End.TO, toNamespace, toPod, toLabel, toWorkload);
         return b.build();
     }
 }

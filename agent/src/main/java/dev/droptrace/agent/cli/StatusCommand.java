@@ -66,6 +66,7 @@ public final class StatusCommand implements Callable<Integer> {
             root.put("lost", agent.map(AgentStatus::lost).orElse(0L));
             root.put("decode_errors", agent.map(AgentStatus::decodeErrors).orElse(0L));
             root.set("by_reason", json.valueToTree(agent.map(AgentStatus::byReason).orElse(Map.of())));
+            agent.ifPresent(st -> root.set("identities", json.valueToTree(st.identities())));
             root.set("journal", json.valueToTree(js));
             out.println(json.writeValueAsString(root));
         } else {
@@ -84,6 +85,10 @@ public final class StatusCommand implements Callable<Integer> {
             agent.ifPresent(s -> {
                 out.printf("counters   events %d   lost %d   decode errors %d   kernel drops %d%n",
                         s.events(), s.lost(), s.decodeErrors(), s.kernelDrops());
+                if (s.identities() != null) {
+                    out.printf("identities %d known, %s%n", s.identities().known(),
+                            s.identities().synced() ? "synced" : "not synced (no inventory or cluster answering yet)");
+                }
                 if (!s.byReason().isEmpty()) {
                     out.println("by reason");
                     s.byReason().entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())

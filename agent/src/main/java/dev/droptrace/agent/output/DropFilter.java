@@ -158,19 +158,69 @@ public final class DropFilter implements Predicate<DropView> {
             return this;
         }
 
+        /** Which end of the drop an identity filter looks at, as hubble's --from-* and --to-* options. */
+        public enum End { EITHER, FROM, TO }
+
+        private Builder identity(String option, End end, Predicate<EndpointIdentity> match) {
+            String name = switch (end) {
+                case EITHER -> option;
+                case FROM -> "from-" + option;
+                case TO -> "to-" + option;
+            };
+            return anyOf(name, v -> switch (end) {
+                case EITHER -> test(match, v.srcIdentity()) || test(match, v.dstIdentity());
+                case FROM -> test(match, v.srcIdentity());
+                case TO -> test(match, v.dstIdentity());
+            });
+        }
+
+        private static boolean test(Predicate<EndpointIdentity> match, EndpointIdentity id) {
+            return id != null && match.test(id);
+        }
+
         public Builder namespace(String... namespaces) {
-            for (String ns : namespaces) {
-                anyOf("namespace", v -> inNamespace(v.srcIdentity(), ns) || inNamespace(v.dstIdentity(), ns));
-            }
+            return namespace(End.EITHER, namespaces);
+        }
+
+        /** Kubernetes namespace of the pod or service at that end. */
+        public Builder namespace(End end, String... namespaces) {
+            for (String ns : namespaces) identity("namespace", end, id -> ns.equals(id.namespace()));
             return this;
         }
 
         public Builder pod(String... pods) {
+            return pod(End.EITHER, pods);
+        }
+
+        /** Pod name prefix, optionally {@code namespace/prefix}, as hubble's --pod. */
+        public Builder pod(End end, String... pods) {
             for (String spec : pods) {
                 int slash = spec.indexOf('/');
                 String ns = slash < 0 ? null : spec.substring(0, slash);
                 String prefix = slash < 0 ? spec : spec.substring(slash + 1);
-                anyOf("pod", v -> podMatches(v.srcIdentity(), ns, prefix) || podMatches(v.dstIdentity(), ns, prefix));
+                identity("pod", end, id -> id.pod() != null && id.pod().startsWith(prefix)
+                        && (ns == null || ns.equals(id.namespace())));
+            }
+            return this;
+        }
+
+        /** A label {@code key=value} (or just {@code key}, any value) on the pod at that end. */
+        public Builder label(End end, String... labels) {
+            for (String spec : labels) {
+                int eq = spec.indexOf('=');
+                String key = eq < 0 ? spec.strip() : spec.substring(0, eq).strip();
+                String value = eq < 0 ? null : spec.substring(eq + 1).strip();
+                if (key.isEmpty()) throw new IllegalArgumentException("--label: '" + spec + "' has no key (use key=value)");
+                identity("label", end, id -> id.labels().containsKey(key) && (value == null || value.equals(id.labels().get(key))));
+            }
+            return this;
+        }
+
+        /** Workload name ({@code web}) or kind/name ({@code Deployment/web}) of the pod at that end. */
+        public Builder workload(End end, String... workloads) {
+            for (String w : workloads) {
+                identity("workload", end, id -> id.workload() != null
+                        && (id.workload().equals(w) || id.workload().endsWith("/" + w)));
             }
             return this;
         }
@@ -203,14 +253,6 @@ public final class DropFilter implements Predicate<DropView> {
             }
         }
 
-        private static boolean inNamespace(EndpointIdentity id, String ns) {
-            return id != null && ns.equals(id.namespace());
-        }
-
-        private static boolean podMatches(EndpointIdentity id, String ns, String prefix) {
-            return id != null && id.pod() != null && id.pod().startsWith(prefix)
-                    && (ns == null || ns.equals(id.namespace()));
-        }
     }
 
     private record Address(int family, byte[] slot) {

@@ -24,6 +24,7 @@ public final class KernelDropRecord {
     public static final int TCP_FLAGS = 48;
     public static final int ICMP_TYPE = 49;
     public static final int ICMP_CODE = 50;
+    public static final int DIRECTION = 51;
     public static final int SADDR = 56;
     public static final int DADDR = 72;
     public static final int IFNAME = 88;

@@ -2,6 +2,7 @@ package dev.droptrace.agent.source.kernel;
 
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.btf.DropReasons;
 import dev.droptrace.ksym.KernelSymbols;
 import dev.droptrace.libbpf.BpfLink;
@@ -58,13 +59,13 @@ public final class KernelDropSource implements AutoCloseable {
     private Thread thread;
 
     private KernelDropSource(BpfObject object, BpfLink link, String attachedAs, DropJournal journal,
-                             DropReasons reasonNames, KernelSymbols symbols, String node) {
+                             DropReasons reasonNames, KernelSymbols symbols, String node, IdentityCache identities) {
         this.object = object;
         this.link = link;
         this.attachedAs = attachedAs;
         this.reasonNames = reasonNames;
         this.journal = journal;
-        this.translator = new KernelRecordTranslator(journal, symbols, node);
+        this.translator = new KernelRecordTranslator(journal, symbols, node, identities);
         this.counters = object.map("counters");
         this.reasons = object.map("reasons");
         this.ring = BpfRingBuffer.open(object.map("events"));
@@ -80,12 +81,12 @@ public final class KernelDropSource implements AutoCloseable {
      * Checks the kernel, loads the program and attaches it: tp_btf/kfree_skb first, the classic
      * tracepoint if that fails. Throws {@link KernelSourceException} with one line naming what is missing.
      */
-    public static KernelDropSource open(DropJournal journal, String node) {
-        return open(journal, node, Boolean.getBoolean("droptrace.kernel.classic"));
+    public static KernelDropSource open(DropJournal journal, String node, IdentityCache identities) {
+        return open(journal, node, identities, Boolean.getBoolean("droptrace.kernel.classic"));
     }
 
-    /** As {@link #open(DropJournal, String)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
-    static KernelDropSource open(DropJournal journal, String node, boolean classicOnly) {
+    /** As {@link #open(DropJournal, String, IdentityCache)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
+    static KernelDropSource open(DropJournal journal, String node, IdentityCache identities, boolean classicOnly) {
         KernelPreflight.problem().ifPresent(p -> { throw new KernelSourceException(p); });
         DropReasons reasonNames = DropReasons.fromKernel();
         for (Map.Entry<Integer, String> r : reasonNames.all().entrySet()) {
@@ -102,7 +103,7 @@ public final class KernelDropSource implements AutoCloseable {
                 obj.program(PROG_CLASSIC).setAutoload(false);
                 obj.load();
                 BpfLink link = obj.program(PROG_BTF).attach();
-                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node);
+                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node, identities);
             } catch (NativeCallException e) {
                 obj.close();
                 btfFailure = firstLine(e);
@@ -115,7 +116,7 @@ public final class KernelDropSource implements AutoCloseable {
             obj.program(PROG_BTF).setAutoload(false);
             obj.load();
             BpfLink link = obj.program(PROG_CLASSIC).attach();
-            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node);
+            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node, identities);
         } catch (NativeCallException e) {
             obj.close();
             throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + btfFailure

@@ -4,6 +4,8 @@ import dev.droptrace.agent.event.DropRecord;
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.journal.DictionaryKind;
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.identity.IdentityCache;
+import dev.droptrace.agent.identity.IdentityResolver;
 import dev.droptrace.ksym.KernelSymbols;
 import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.Libc;
@@ -21,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class KernelRecordTranslator implements RecordHandler {
     private final DropJournal journal;
+    private final IdentityResolver identities;
     private final KernelSymbols symbols;
     private final int[] symbolIds;
     private final int nodeId;
@@ -32,7 +35,14 @@ final class KernelRecordTranslator implements RecordHandler {
     private long nextClockSync;
 
     KernelRecordTranslator(DropJournal journal, KernelSymbols symbols, String node) {
+        this(journal, symbols, node, null);
+    }
+
+    /** With {@code identities} (may be null), each event names the pods, services or hosts at both ends. */
+    KernelRecordTranslator(DropJournal journal, KernelSymbols symbols, String node, IdentityCache identities) {
         this.journal = journal;
+        this.identities = identities == null ? null
+                : new IdentityResolver(identities, text -> journal.intern(DictionaryKind.IDENTITY, text));
         this.symbols = symbols;
         this.symbolIds = new int[symbols.available() ? symbols.size() : 0];
         this.nodeId = journal.intern(DictionaryKind.STRING, node);
@@ -66,6 +76,8 @@ final class KernelRecordTranslator implements RecordHandler {
         long location = KernelDropRecord.u64(data, off, KernelDropRecord.LOCATION);
         r.source(DropSource.KERNEL)
                 .family(family)
+                .direction(KernelDropRecord.u8(data, off, KernelDropRecord.DIRECTION) <= 2
+                        ? KernelDropRecord.u8(data, off, KernelDropRecord.DIRECTION) : 0)
                 .protocol(KernelDropRecord.u8(data, off, KernelDropRecord.PROTOCOL))
                 .tcpFlags(KernelDropRecord.u8(data, off, KernelDropRecord.TCP_FLAGS))
                 .icmpType(KernelDropRecord.u8(data, off, KernelDropRecord.ICMP_TYPE))
@@ -88,6 +100,7 @@ final class KernelRecordTranslator implements RecordHandler {
                     KernelDropRecord.IFNAME_SIZE));
         }
         r.locationId(symbolId(location));
+        if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
         journal.appendEvent(scratch, 0);
         events.setRelease(events.getPlain() + 1);
     }
