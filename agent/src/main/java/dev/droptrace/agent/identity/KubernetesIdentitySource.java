@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -52,8 +53,9 @@ import java.util.function.Consumer;
  * joined in one order whatever order their informers deliver them in. When a ReplicaSet or Job
  * arrives after its pods, those pods are re-derived.
  *
- * <p>Not done yet: mapping the network namespaces of this node's pods to pods (that needs the
- * container processes' {@code /proc/PID/ns/net}); use {@link IdentityCache#registerNetns} until then.
+ * <p>The network namespaces of this node's pods are linked to their pods by a
+ * {@link PodNetnsScanner} (container processes' {@code /proc/PID/ns/net} and cgroup pod UIDs),
+ * which runs beside the informers.
  */
 public final class KubernetesIdentitySource implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KubernetesIdentitySource.class);
@@ -63,6 +65,7 @@ public final class KubernetesIdentitySource implements AutoCloseable {
     private final KubernetesClient client;
     private final boolean ownsClient;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    private final SharedIndexInformer<Pod> podInformer;
     private final CompletableFuture<Void> synced;
     private final AtomicLong apiErrors = new AtomicLong();
     private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
@@ -78,6 +81,7 @@ public final class KubernetesIdentitySource implements AutoCloseable {
         this.client = client;
         this.ownsClient = ownsClient;
         SharedIndexInformer<Pod> podInformer = client.pods().inAnyNamespace().runnableInformer(0);
+        this.podInformer = podInformer;
         SharedIndexInformer<Service> serviceInformer = client.services().inAnyNamespace().runnableInformer(0);
         SharedIndexInformer<Node> nodeInformer = client.nodes().runnableInformer(0);
         CompletableFuture<?> podsSynced = inform(podInformer,
@@ -121,7 +125,19 @@ public final class KubernetesIdentitySource implements AutoCloseable {
     public static KubernetesIdentitySource start(IdentityCache cache, KubernetesClient client, String node, boolean ownsClient) {
         KubernetesIdentitySource s = new KubernetesIdentitySource(cache, client, ownsClient);
         cache.attach(s);
+        // the pods on this node: their network namespaces, from /proc and the kubelet's cgroup paths
+        cache.attach(PodNetnsScanner.start(Path.of("/proc"), cache, s::podByUid, 5_000));
         return s;
+    }
+
+    /** "namespace/name" of the pod with this UID, from the pod informer's store. */
+    Optional<String> podByUid(String uid) {
+        for (Pod p : podInformer.getStore().list()) {
+            if (uid.equals(p.getMetadata().getUid())) {
+                return Optional.of(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName());
+            }
+        }
+        return Optional.empty();
     }
 
     /**
