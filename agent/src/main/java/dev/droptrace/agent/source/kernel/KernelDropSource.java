@@ -26,7 +26,9 @@ import java.util.TreeMap;
 
 /**
  * Drops as the kernel makes them: loads and attaches the kfree_skb BPF program, drains its ring
- * buffer on one thread, and appends one journal event per kernel record without allocating.
+ * buffer on one thread, and appends one journal event per kernel record without allocating. With
+ * aggregation on, the same thread flushes the per-flow counts once per interval
+ * ({@link KernelFlowTables}) and once more on stop, so every drop is journaled with its count.
  */
 public final class KernelDropSource implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KernelDropSource.class);
@@ -35,9 +37,11 @@ public final class KernelDropSource implements AutoCloseable {
     static final String PROG_BTF = "kfree_skb_btf";
     static final String PROG_CLASSIC = "kfree_skb_classic";
     /** enum dt_counter in kfree_skb.h */
-    static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2;
+    static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2, CNT_AGGREGATED = 3, CNT_FLOW_FULL = 4;
     /** enum dt_setting in kfree_skb.h */
-    static final int SET_WAKEUP_WATERMARK = 0;
+    static final int SET_WAKEUP_WATERMARK = 0, SET_AGGREGATE = 1;
+    /** Default aggregation interval: one record per flow per second during a storm. */
+    public static final long DEFAULT_AGGREGATE_INTERVAL_NS = 1_000_000_000L;
     /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
     static final int DRAIN_INTERVAL_MS = 50;
 
@@ -52,13 +56,15 @@ public final class KernelDropSource implements AutoCloseable {
     private final DropJournal journal;
     private final KernelRecordTranslator translator;
     private final MemorySegment key;
+    private final KernelFlowTables flows;
+    private final long aggregateIntervalNs;
     private volatile boolean running;
     private boolean stopped;
     private volatile Throwable failure;
     private Thread thread;
 
     private KernelDropSource(BpfObject object, BpfLink link, String attachedAs, DropJournal journal,
-                             DropReasons reasonNames, KernelSymbols symbols, String node) {
+                             DropReasons reasonNames, KernelSymbols symbols, String node, long aggregateIntervalNs) {
         this.object = object;
         this.link = link;
         this.attachedAs = attachedAs;
@@ -74,6 +80,11 @@ public final class KernelDropSource implements AutoCloseable {
         key.set(ValueLayout.JAVA_INT, 0, SET_WAKEUP_WATERMARK);
         value.set(ValueLayout.JAVA_LONG, 0, object.map("events").maxEntries() / 4);
         settings.update(key, value, 0);
+        this.aggregateIntervalNs = Math.max(0, aggregateIntervalNs);
+        this.flows = new KernelFlowTables(object, arena);
+        key.set(ValueLayout.JAVA_INT, 0, SET_AGGREGATE);
+        value.set(ValueLayout.JAVA_LONG, 0, this.aggregateIntervalNs);
+        settings.update(key, value, 0);
     }
 
     /**
@@ -81,11 +92,20 @@ public final class KernelDropSource implements AutoCloseable {
      * tracepoint if that fails. Throws {@link KernelSourceException} with one line naming what is missing.
      */
     public static KernelDropSource open(DropJournal journal, String node) {
-        return open(journal, node, Boolean.getBoolean("droptrace.kernel.classic"));
+        return open(journal, node, DEFAULT_AGGREGATE_INTERVAL_NS);
+    }
+
+    /** As {@link #open(DropJournal, String)}, aggregating per flow over {@code aggregateIntervalNs} (0: a record per drop). */
+    public static KernelDropSource open(DropJournal journal, String node, long aggregateIntervalNs) {
+        return open(journal, node, Boolean.getBoolean("droptrace.kernel.classic"), aggregateIntervalNs);
     }
 
     /** As {@link #open(DropJournal, String)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
     static KernelDropSource open(DropJournal journal, String node, boolean classicOnly) {
+        return open(journal, node, classicOnly, DEFAULT_AGGREGATE_INTERVAL_NS);
+    }
+
+    static KernelDropSource open(DropJournal journal, String node, boolean classicOnly, long aggregateIntervalNs) {
         KernelPreflight.problem().ifPresent(p -> { throw new KernelSourceException(p); });
         DropReasons reasonNames = DropReasons.fromKernel();
         for (Map.Entry<Integer, String> r : reasonNames.all().entrySet()) {
@@ -102,7 +122,7 @@ public final class KernelDropSource implements AutoCloseable {
                 obj.program(PROG_CLASSIC).setAutoload(false);
                 obj.load();
                 BpfLink link = obj.program(PROG_BTF).attach();
-                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node);
+                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node, aggregateIntervalNs);
             } catch (NativeCallException e) {
                 obj.close();
                 btfFailure = firstLine(e);
@@ -115,7 +135,7 @@ public final class KernelDropSource implements AutoCloseable {
             obj.program(PROG_BTF).setAutoload(false);
             obj.load();
             BpfLink link = obj.program(PROG_CLASSIC).attach();
-            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node);
+            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node, aggregateIntervalNs);
         } catch (NativeCallException e) {
             obj.close();
             throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + btfFailure
@@ -166,11 +186,19 @@ public final class KernelDropSource implements AutoCloseable {
         RecordHandler handler = translator;
         journal.handOffToCurrentThread();
         try {
+            long interval = aggregateIntervalNs;
+            long nextFlush = System.nanoTime() + interval;
             while (running) {
                 translator.syncClock();
                 ring.poll(DRAIN_INTERVAL_MS, handler);
+                if (interval > 0 && System.nanoTime() - nextFlush >= 0) {
+                    flows.flush(handler);
+                    nextFlush = System.nanoTime() + interval;
+                }
             }
             ring.drain(handler); // what arrived before detach
+            flows.flushAll(handler); // the pending counts of every flow (also when aggregation is off: both tables are then empty)
+            ring.drain(handler);
         } catch (Throwable t) {
             failure = t;
             running = false;
@@ -194,7 +222,10 @@ public final class KernelDropSource implements AutoCloseable {
                 has = reasons.nextKey(k, next);
             }
             return new KernelCounters(counter(a, CNT_SEEN), counter(a, CNT_SUBMITTED), counter(a, CNT_LOST),
-                    translator.events(), translator.decodeErrors(), byReason);
+                    translator.events(), translator.decodeErrors(), byReason,
+                    translator.drops(), translator.journalErrors(), translator.journalErrorDrops(),
+                    counter(a, CNT_AGGREGATED), counter(a, CNT_FLOW_FULL), flows.flowRecords(), flows.flowDrops(),
+                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs);
         }
     }
 
@@ -237,7 +268,20 @@ public final class KernelDropSource implements AutoCloseable {
         arena.close();
     }
 
-    /** Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode errors, drops by reason. */
+    /**
+     * Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode
+     * errors, drops by reason; the drops the journaled events stand for, journal write errors (records
+     * and their drops); aggregation: drops folded into flow counts in the kernel, drops recorded one by
+     * one because the flow table was full, records and drops journaled from flow counts, flushes, flows
+     * in the last retired table, table capacity, and the interval (0: off).
+     */
     public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
-                                 Map<String, Long> byReason) {}
+                                 Map<String, Long> byReason, long drops, long journalErrors, long journalErrorDrops,
+                                 long aggregated, long flowTableFull, long flowRecords, long flowDrops,
+                                 long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs) {
+        /** Drops counted in the kernel but not yet journaled: folded into flow counts awaiting the next flush. */
+        public long pending() {
+            return Math.max(0, aggregated - flowDrops);
+        }
+    }
 }

@@ -4,6 +4,7 @@ import dev.droptrace.agent.event.DropRecord;
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.journal.DictionaryKind;
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.journal.JournalException;
 import dev.droptrace.ksym.KernelSymbols;
 import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.Libc;
@@ -12,14 +13,18 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns each kernel {@code struct drop_event} into a journal event, in place and without allocating:
  * wall time from the kernel's monotonic stamp, interface and drop-site names as dictionary ids. A
  * record of the wrong size or with an impossible family is counted as a decode error and skipped.
- * Used by the one drain thread only.
+ * A record the journal refuses (disk full, I/O error) is counted as a journal error, with the drops
+ * it stood for, and the source goes on. Used by the one drain thread only.
  */
 final class KernelRecordTranslator implements RecordHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(KernelRecordTranslator.class);
     private final DropJournal journal;
     private final KernelSymbols symbols;
     private final int[] symbolIds;
@@ -28,6 +33,9 @@ final class KernelRecordTranslator implements RecordHandler {
     private final DropRecord out = new DropRecord();
     private final AtomicLong events = new AtomicLong();
     private final AtomicLong decodeErrors = new AtomicLong();
+    private final AtomicLong drops = new AtomicLong();
+    private final AtomicLong journalErrors = new AtomicLong();
+    private final AtomicLong journalErrorDrops = new AtomicLong();
     private long wallOffsetNs;
     private long nextClockSync;
 
@@ -87,9 +95,17 @@ final class KernelRecordTranslator implements RecordHandler {
             r.interfaceId(journal.internBytes(DictionaryKind.STRING, data, off + KernelDropRecord.IFNAME,
                     KernelDropRecord.IFNAME_SIZE));
         }
-        r.locationId(symbolId(location));
-        journal.appendEvent(scratch, 0);
+        try {
+            r.locationId(symbolId(location));
+            journal.appendEvent(scratch, 0);
+        } catch (JournalException e) {
+            if (journalErrors.getPlain() == 0) LOG.error("journal write failed (counted from now on): {}", e.getMessage());
+            journalErrors.setRelease(journalErrors.getPlain() + 1);
+            journalErrorDrops.setRelease(journalErrorDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+            return;
+        }
         events.setRelease(events.getPlain() + 1);
+        drops.setRelease(drops.getPlain() + Integer.toUnsignedLong(r.count()));
     }
 
     private int symbolId(long address) {
@@ -110,5 +126,20 @@ final class KernelRecordTranslator implements RecordHandler {
 
     long decodeErrors() {
         return decodeErrors.get();
+    }
+
+    /** Drops the journaled events stand for (the sum of their counts). */
+    long drops() {
+        return drops.get();
+    }
+
+    /** Records the journal refused. */
+    long journalErrors() {
+        return journalErrors.get();
+    }
+
+    /** Drops those refused records stood for. */
+    long journalErrorDrops() {
+        return journalErrorDrops.get();
     }
 }
