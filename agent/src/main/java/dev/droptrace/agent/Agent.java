@@ -1,6 +1,9 @@
 package dev.droptrace.agent;
 
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.journal.RetentionPolicy;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.RollCycles;
 import dev.droptrace.agent.source.kernel.KernelDropSource;
 import dev.droptrace.agent.source.kernel.KernelSourceException;
 import org.slf4j.Logger;
@@ -24,8 +27,30 @@ import java.util.concurrent.TimeUnit;
 public final class Agent implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
-    /** What to run. */
-    public record Config(Path journalDir, String node, Set<String> sources) {}
+    /**
+     * What to run: the journal (directory, roll cycle, retention), the node name, the sources, and
+     * the per-flow aggregation interval of the kernel source (0: a record per drop).
+     */
+    public record Config(Path journalDir, String node, Set<String> sources, long aggregateIntervalNs,
+                         RetentionPolicy retention, RollCycle rollCycle) {
+        /** Defaults: 1 s aggregation, 1 GiB / 24 h retention, hourly files. */
+        public Config(Path journalDir, String node, Set<String> sources) {
+            this(journalDir, node, sources, KernelDropSource.DEFAULT_AGGREGATE_INTERVAL_NS, RetentionPolicy.DEFAULT,
+                    RollCycles.FAST_HOURLY);
+        }
+
+        public Config withAggregateInterval(long ns) {
+            return new Config(journalDir, node, sources, ns, retention, rollCycle);
+        }
+
+        public Config withRetention(RetentionPolicy r) {
+            return new Config(journalDir, node, sources, aggregateIntervalNs, r, rollCycle);
+        }
+
+        public Config withRollCycle(RollCycle rc) {
+            return new Config(journalDir, node, sources, aggregateIntervalNs, retention, rc);
+        }
+    }
 
     private final Config config;
     private final DropJournal journal;
@@ -43,7 +68,7 @@ public final class Agent implements AutoCloseable {
 
     /** Opens the journal and starts the sources; a source that cannot attach is reported, not fatal. */
     public static Agent start(Config config) {
-        DropJournal journal = DropJournal.open(config.journalDir());
+        DropJournal journal = DropJournal.open(config.journalDir(), config.rollCycle(), config.retention());
         Agent agent = new Agent(config, journal);
         try {
             agent.startSources();
@@ -61,7 +86,7 @@ public final class Agent implements AutoCloseable {
             switch (source) {
                 case "kernel" -> {
                     try {
-                        kernel = KernelDropSource.open(journal, config.node());
+                        kernel = KernelDropSource.open(journal, config.node(), config.aggregateIntervalNs());
                         kernel.start();
                         sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
                         LOG.info("kernel source attached to {}", kernel.attachedAs());
@@ -74,6 +99,10 @@ public final class Agent implements AutoCloseable {
                 default -> throw new IllegalArgumentException("unknown source " + source + " (known: kernel, cilium, calico)");
             }
         }
+    }
+
+    public Config config() {
+        return config;
     }
 
     /** Whether at least one source is attached. */
@@ -92,7 +121,8 @@ public final class Agent implements AutoCloseable {
 
     /** The current status, with exact counters read from the kernel. */
     public AgentStatus status() {
-        long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0;
+        long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0, drops = 0, journalErrors = 0, journalErrorDrops = 0;
+        AgentStatus.Aggregation aggregation = null;
         Map<String, Long> byReason = new TreeMap<>();
         Map<String, AgentStatus.SourceStatus> states = new LinkedHashMap<>(sourceStates);
         if (kernel != null) {
@@ -102,12 +132,25 @@ public final class Agent implements AutoCloseable {
             lost += c.lost();
             decodeErrors += c.decodeErrors();
             byReason.putAll(c.byReason());
+            drops += c.drops();
+            journalErrors += c.journalErrors();
+            journalErrorDrops += c.journalErrorDrops();
+            boolean on = c.aggregateIntervalNs() > 0;
+            aggregation = new AgentStatus.Aggregation(on, on ? java.time.Duration.ofNanos(c.aggregateIntervalNs()).toString() : null,
+                    c.drops(), c.events(), c.events() == 0 ? 0 : Math.round(100.0 * c.drops() / c.events()) / 100.0,
+                    c.aggregated(), c.flowRecords(), c.flowDrops(), c.flowTableFull(), c.flowCapacity(),
+                    c.activeFlows(), c.flushes(), c.pending());
             if (kernel.failure() != null) {
                 states.put("kernel", AgentStatus.SourceStatus.failed("stopped: " + kernel.failure().getMessage()));
             }
         }
+        RetentionPolicy rp = journal.retention();
         return new AgentStatus(ProcessHandle.current().pid(), config.node(), started, Instant.now().toString(),
-                closed, states, events, kernelDrops, lost, decodeErrors, byReason);
+                closed, states, events, kernelDrops, lost, decodeErrors, byReason, drops,
+                new AgentStatus.JournalErrors(journalErrors, journalErrorDrops),
+                new AgentStatus.Evicted(journal.evictedFiles(), journal.evictedBytes(), journal.evictedEvents()),
+                aggregation,
+                new AgentStatus.Retention(rp.maxBytes(), rp.maxAge().toString(), journal.rollCycleName()));
     }
 
     private void writeStatus() {
@@ -120,6 +163,7 @@ public final class Agent implements AutoCloseable {
 
     private void writeStatusQuietly() {
         try {
+            if (!closed) journal.enforceRetention(); // age applies also while nothing is written
             writeStatus();
         } catch (RuntimeException e) {
             LOG.warn("status: {}", e.getMessage());
