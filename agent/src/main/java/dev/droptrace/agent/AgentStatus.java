@@ -32,11 +32,19 @@ public record AgentStatus(
         long drops,
         @JsonProperty("journal_errors") JournalErrors journalErrors,
         Evicted evicted,
+        Refused refused,
         Aggregation aggregation,
         Retention retention) {
 
     /** Records the journal refused (disk full, I/O error) and the drops they stood for. */
     public record JournalErrors(long records, long drops) {}
+
+    /**
+     * Events the journal refused because its current cycle held its share (half) of the retention
+     * size, and the drops they stood for: the price of a bounded journal in a storm that aggregation
+     * cannot fold (many flows).
+     */
+    public record Refused(long records, long drops) {}
 
     /** What retention deleted since the agent started: cycle files, their bytes on disk, their events. */
     public record Evicted(long files, long bytes, long events) {}

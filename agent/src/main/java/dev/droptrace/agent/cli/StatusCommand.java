@@ -68,6 +68,7 @@ public final class StatusCommand implements Callable<Integer> {
             root.put("decode_errors", agent.map(AgentStatus::decodeErrors).orElse(0L));
             root.set("journal_errors", json.valueToTree(agent.map(AgentStatus::journalErrors).orElse(new AgentStatus.JournalErrors(0, 0))));
             root.set("evicted", json.valueToTree(agent.map(AgentStatus::evicted).orElse(new AgentStatus.Evicted(0, 0, 0))));
+            root.set("refused", json.valueToTree(agent.map(AgentStatus::refused).orElse(new AgentStatus.Refused(0, 0))));
             agent.map(AgentStatus::aggregation).ifPresent(ag -> root.set("aggregation", json.valueToTree(ag)));
             agent.map(AgentStatus::retention).ifPresent(r -> root.set("retention", json.valueToTree(r)));
             root.set("by_reason", json.valueToTree(agent.map(AgentStatus::byReason).orElse(Map.of())));
@@ -90,8 +91,10 @@ public final class StatusCommand implements Callable<Integer> {
                 out.printf("counters   events %d (%d drops)   kernel drops %d%n", s.events(), s.drops(), s.kernelDrops());
                 AgentStatus.JournalErrors je = s.journalErrors() != null ? s.journalErrors() : new AgentStatus.JournalErrors(0, 0);
                 AgentStatus.Evicted ev = s.evicted() != null ? s.evicted() : new AgentStatus.Evicted(0, 0, 0);
-                out.printf("loss       lost in ring %d   decode errors %d   journal errors %d (%d drops)   evicted %d files, %s, %d events%n",
-                        s.lost(), s.decodeErrors(), je.records(), je.drops(), ev.files(), human(ev.bytes()), ev.events());
+                AgentStatus.Refused rf = s.refused() != null ? s.refused() : new AgentStatus.Refused(0, 0);
+                out.printf("loss       lost in ring %d   decode errors %d   journal errors %d (%d drops)   refused at size limit %d (%d drops)%n",
+                        s.lost(), s.decodeErrors(), je.records(), je.drops(), rf.records(), rf.drops());
+                out.printf("evicted    %d files, %s, %d events%n", ev.files(), human(ev.bytes()), ev.events());
                 AgentStatus.Aggregation ag = s.aggregation();
                 if (ag != null) {
                     if (ag.enabled()) {

@@ -87,11 +87,17 @@ public final class DropJournal implements AutoCloseable {
     private final AtomicLong evictedBytes = new AtomicLong();
     private final AtomicLong evictedEvents = new AtomicLong();
     private final AtomicLong dictionaryRewrites = new AtomicLong();
+    private final AtomicLong refusedEvents = new AtomicLong();
+    /** Events one cycle may hold: half the size limit in event excerpts (no cap without a size limit). */
+    private final long cycleEventCap;
+    /** Bytes an event excerpt occupies in a cycle file: Chronicle's 4-byte header, type byte, record, padding. */
+    static final int EVENT_EXCERPT_BYTES = 136;
 
     private DropJournal(Path dir, SingleChronicleQueue queue, RetentionPolicy retention) {
         this.dir = dir;
         this.queue = queue;
         this.retention = retention;
+        this.cycleEventCap = retention.bySize() ? Math.max(1, retention.maxBytes() / 2 / EVENT_EXCERPT_BYTES) : Long.MAX_VALUE;
         for (int k = 0; k < KINDS; k++) {
             idsByText[k] = new HashMap<>();
             reasons[k] = new Int2ObjectHashMap<>();
@@ -248,9 +254,15 @@ public final class DropJournal implements AutoCloseable {
     /**
      * Appends the 128-byte record at {@code seg[offset..)} as one event excerpt. Allocates nothing.
      *
+     * @return false when the event is refused because the current cycle has reached its share of
+     *     the size limit (counted in {@link #refusedEvents()}; see {@link RetentionPolicy})
      * @throws JournalException when the disk is full (nothing of this event is kept)
      */
-    public void appendEvent(MemorySegment seg, long offset) {
+    public boolean appendEvent(MemorySegment seg, long offset) {
+        if (eventsThisCycle >= cycleEventCap && !cycleEnded()) {
+            refusedEvents.setRelease(refusedEvents.getPlain() + 1);
+            return false;
+        }
         MemorySegment.copy(seg, offset, eventScratchSegment, 0, DropRecord.SIZE);
         ExcerptAppender a = appender();
         DocumentContext dc;
@@ -277,11 +289,17 @@ public final class DropJournal implements AutoCloseable {
             rolled(a.cycle());
         }
         eventsThisCycle++;
+        return true;
     }
 
-    /** Appends the record under a {@link DropRecord} flyweight. */
-    public void appendEvent(DropRecord record) {
-        appendEvent(record.segment(), record.offset());
+    /** At the cap: whether the clock has moved on to a new cycle, so the next append rolls and may write. */
+    private boolean cycleEnded() {
+        return queue.cycle() != writerCycle;
+    }
+
+    /** Appends the record under a {@link DropRecord} flyweight; false when refused (see {@link #appendEvent(MemorySegment, long)}). */
+    public boolean appendEvent(DropRecord record) {
+        return appendEvent(record.segment(), record.offset());
     }
 
     /**
@@ -513,6 +531,11 @@ public final class DropJournal implements AutoCloseable {
     /** Events those files held (counted on open and while writing). */
     public long evictedEvents() {
         return evictedEvents.get();
+    }
+
+    /** Events refused because the current cycle had reached its share (half) of the size limit. */
+    public long refusedEvents() {
+        return refusedEvents.get();
     }
 
     /** Times the live dictionary was written into a new cycle. */

@@ -144,6 +144,27 @@ class JournalRetentionTest {
     }
 
     @Test
+    void aStormInOneCycleIsCappedAtHalfTheSizeAndCounted() throws Exception {
+        SetTimeProvider clock = new SetTimeProvider(START).autoIncrement(0, java.util.concurrent.TimeUnit.MILLISECONDS);
+        long bound = 4L << 20;
+        long cap = bound / 2 / DropJournal.EVENT_EXCERPT_BYTES;
+        try (DropJournal j = DropJournal.open(dir, TestRollCycles.TEST_SECONDLY, new RetentionPolicy(bound, Duration.ZERO), clock);
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = JournalTestEvents.udp(arena, START * 1_000_000, 9999);
+            long accepted = 0;
+            for (long i = 0; i < 3 * cap; i++) {
+                if (j.appendEvent(seg, 0)) accepted++;
+            }
+            assertEquals(cap, accepted, "one cycle takes half the bound in events");
+            assertEquals(2 * cap, j.refusedEvents(), "the rest is refused and counted");
+            assertTrue(j.sizeBytes() <= bound, j.sizeBytes() + " bytes on disk, bound " + bound);
+            clock.advanceMillis(1000);
+            assertTrue(j.appendEvent(seg, 0), "the next cycle accepts again");
+            assertEquals(cap + 1, readAll().events());
+        }
+    }
+
+    @Test
     void unboundedKeepsEverything() throws Exception {
         SetTimeProvider clock = new SetTimeProvider(START).autoIncrement(0, java.util.concurrent.TimeUnit.MILLISECONDS);
         try (DropJournal j = DropJournal.open(dir, TestRollCycles.TEST_SECONDLY, RetentionPolicy.UNBOUNDED, clock)) {

@@ -223,7 +223,7 @@ public final class KernelDropSource implements AutoCloseable {
             }
             return new KernelCounters(counter(a, CNT_SEEN), counter(a, CNT_SUBMITTED), counter(a, CNT_LOST),
                     translator.events(), translator.decodeErrors(), byReason,
-                    translator.drops(), translator.journalErrors(), translator.journalErrorDrops(),
+                    translator.drops(), translator.journalErrors(), translator.journalErrorDrops(), translator.refusedDrops(),
                     counter(a, CNT_AGGREGATED), counter(a, CNT_FLOW_FULL), flows.flowRecords(), flows.flowDrops(),
                     flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs);
         }
@@ -271,12 +271,13 @@ public final class KernelDropSource implements AutoCloseable {
     /**
      * Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode
      * errors, drops by reason; the drops the journaled events stand for, journal write errors (records
-     * and their drops); aggregation: drops folded into flow counts in the kernel, drops recorded one by
+     * and their drops), drops in records refused at the journal's cycle size share; aggregation: drops folded into flow counts in the kernel, drops recorded one by
      * one because the flow table was full, records and drops journaled from flow counts, flushes, flows
      * in the last retired table, table capacity, and the interval (0: off).
      */
     public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
                                  Map<String, Long> byReason, long drops, long journalErrors, long journalErrorDrops,
+                                 long refusedDrops,
                                  long aggregated, long flowTableFull, long flowRecords, long flowDrops,
                                  long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs) {
         /** Drops counted in the kernel but not yet journaled: folded into flow counts awaiting the next flush. */

@@ -36,6 +36,7 @@ final class KernelRecordTranslator implements RecordHandler {
     private final AtomicLong drops = new AtomicLong();
     private final AtomicLong journalErrors = new AtomicLong();
     private final AtomicLong journalErrorDrops = new AtomicLong();
+    private final AtomicLong refusedDrops = new AtomicLong();
     private long wallOffsetNs;
     private long nextClockSync;
 
@@ -97,7 +98,10 @@ final class KernelRecordTranslator implements RecordHandler {
         }
         try {
             r.locationId(symbolId(location));
-            journal.appendEvent(scratch, 0);
+            if (!journal.appendEvent(scratch, 0)) { // the cycle is at its share of the size limit: counted there and here
+                refusedDrops.setRelease(refusedDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+                return;
+            }
         } catch (JournalException e) {
             if (journalErrors.getPlain() == 0) LOG.error("journal write failed (counted from now on): {}", e.getMessage());
             journalErrors.setRelease(journalErrors.getPlain() + 1);
@@ -136,6 +140,11 @@ final class KernelRecordTranslator implements RecordHandler {
     /** Records the journal refused. */
     long journalErrors() {
         return journalErrors.get();
+    }
+
+    /** Drops in records the journal refused because its current cycle was at its size share. */
+    long refusedDrops() {
+        return refusedDrops.get();
     }
 
     /** Drops those refused records stood for. */
