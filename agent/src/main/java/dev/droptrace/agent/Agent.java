@@ -122,7 +122,7 @@ public final class Agent implements AutoCloseable {
     /** The current status, with exact counters read from the kernel. */
     public AgentStatus status() {
         long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0, drops = 0, journalErrors = 0, journalErrorDrops = 0;
-        long refusedDrops = 0;
+        long refusedDrops = 0, missed = 0;
         AgentStatus.Aggregation aggregation = null;
         Map<String, Long> byReason = new TreeMap<>();
         Map<String, AgentStatus.SourceStatus> states = new LinkedHashMap<>(sourceStates);
@@ -137,6 +137,7 @@ public final class Agent implements AutoCloseable {
             journalErrors += c.journalErrors();
             journalErrorDrops += c.journalErrorDrops();
             refusedDrops += c.refusedDrops();
+            missed += c.missed();
             boolean on = c.aggregateIntervalNs() > 0;
             aggregation = new AgentStatus.Aggregation(on, on ? java.time.Duration.ofNanos(c.aggregateIntervalNs()).toString() : null,
                     c.drops(), c.events(), c.events() == 0 ? 0 : Math.round(100.0 * c.drops() / c.events()) / 100.0,
@@ -153,7 +154,7 @@ public final class Agent implements AutoCloseable {
                 new AgentStatus.Evicted(journal.evictedFiles(), journal.evictedBytes(), journal.evictedEvents()),
                 new AgentStatus.Refused(journal.refusedEvents(), refusedDrops),
                 aggregation,
-                new AgentStatus.Retention(rp.maxBytes(), rp.maxAge().toString(), journal.rollCycleName()));
+                new AgentStatus.Retention(rp.maxBytes(), rp.maxAge().toString(), journal.rollCycleName()), missed);
     }
 
     private void writeStatus() {

@@ -34,7 +34,8 @@ public record AgentStatus(
         Evicted evicted,
         Refused refused,
         Aggregation aggregation,
-        Retention retention) {
+        Retention retention,
+        long missed) {
 
     /** Records the journal refused (disk full, I/O error) and the drops they stood for. */
     public record JournalErrors(long records, long drops) {}

@@ -65,6 +65,7 @@ public final class StatusCommand implements Callable<Integer> {
             root.put("kernel_drops", agent.map(AgentStatus::kernelDrops).orElse(0L));
             root.put("drops", agent.map(AgentStatus::drops).orElse(0L));
             root.put("lost", agent.map(AgentStatus::lost).orElse(0L));
+            root.put("missed", agent.map(AgentStatus::missed).orElse(0L));
             root.put("decode_errors", agent.map(AgentStatus::decodeErrors).orElse(0L));
             root.set("journal_errors", json.valueToTree(agent.map(AgentStatus::journalErrors).orElse(new AgentStatus.JournalErrors(0, 0))));
             root.set("evicted", json.valueToTree(agent.map(AgentStatus::evicted).orElse(new AgentStatus.Evicted(0, 0, 0))));
@@ -92,8 +93,8 @@ public final class StatusCommand implements Callable<Integer> {
                 AgentStatus.JournalErrors je = s.journalErrors() != null ? s.journalErrors() : new AgentStatus.JournalErrors(0, 0);
                 AgentStatus.Evicted ev = s.evicted() != null ? s.evicted() : new AgentStatus.Evicted(0, 0, 0);
                 AgentStatus.Refused rf = s.refused() != null ? s.refused() : new AgentStatus.Refused(0, 0);
-                out.printf("loss       lost in ring %d   decode errors %d   journal errors %d (%d drops)   refused at size limit %d (%d drops)%n",
-                        s.lost(), s.decodeErrors(), je.records(), je.drops(), rf.records(), rf.drops());
+                out.printf("loss       lost in ring %d   missed (program busy on the CPU) %d   decode errors %d   journal errors %d (%d drops)   refused at size limit %d (%d drops)%n",
+                        s.lost(), s.missed(), s.decodeErrors(), je.records(), je.drops(), rf.records(), rf.drops());
                 out.printf("evicted    %d files, %s, %d events%n", ev.files(), human(ev.bytes()), ev.events());
                 AgentStatus.Aggregation ag = s.aggregation();
                 if (ag != null) {

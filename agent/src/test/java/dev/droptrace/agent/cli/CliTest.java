@@ -112,17 +112,18 @@ class CliTest {
                 new dev.droptrace.agent.AgentStatus.Refused(4, 9),
                 new dev.droptrace.agent.AgentStatus.Aggregation(true, "PT1S", 1_000_000, 40, 25000.0, 999_960, 30,
                         999_960, 0, 16384, 1, 31, 0),
-                new dev.droptrace.agent.AgentStatus.Retention(1L << 30, "PT24H", "FAST_HOURLY"));
+                new dev.droptrace.agent.AgentStatus.Retention(1L << 30, "PT24H", "FAST_HOURLY"), 6);
         st.write(dir);
         Result text = run("status", "--journal", dir.toString());
         assertEquals(0, text.exit(), text.err());
-        assertTrue(text.out().contains("lost in ring 3   decode errors 2   journal errors 1 (5 drops)   refused at size limit 4 (9 drops)"), text.out());
+        assertTrue(text.out().contains("lost in ring 3   missed (program busy on the CPU) 6   decode errors 2   journal errors 1 (5 drops)   refused at size limit 4 (9 drops)"), text.out());
         assertTrue(text.out().contains("evicted    2 files, 8.0 KiB, 77 events"), text.out());
         assertTrue(text.out().contains("aggregation every PT1S   ratio 25000.00 (1000000 drops / 40 records)"), text.out());
         Result json = run("status", "--journal", dir.toString(), "-o", "json");
         var root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out());
         assertEquals(3, root.path("lost").asLong());
         assertEquals(2, root.path("decode_errors").asLong());
+        assertEquals(6, root.path("missed").asLong());
         assertEquals(1, root.path("journal_errors").path("records").asLong());
         assertEquals(2, root.path("evicted").path("files").asLong());
         assertEquals(77, root.path("evicted").path("events").asLong());

@@ -78,6 +78,8 @@ class AgentRestartTest {
         assertTrue(s.path("by_reason").path("NETFILTER_DROP").asLong() >= 15, status.out());
         assertEquals(0, s.path("lost").asLong());
         assertEquals(0, s.path("decode_errors").asLong());
+        assertTrue(s.path("missed").isNumber(), status.out());
+        assertTrue(s.path("refused").path("records").isNumber(), status.out());
         assertTrue(s.path("journal").path("drops").asLong() >= 35, status.out());
         assertEquals(0, s.path("journal_errors").path("records").asLong(), status.out());
         assertEquals(0, s.path("evicted").path("files").asLong(), status.out());

@@ -57,6 +57,7 @@ public final class KernelDropSource implements AutoCloseable {
     private final KernelRecordTranslator translator;
     private final MemorySegment key;
     private final KernelFlowTables flows;
+    private final dev.droptrace.libbpf.BpfProgram program;
     private final long aggregateIntervalNs;
     private volatile boolean running;
     private boolean stopped;
@@ -82,6 +83,7 @@ public final class KernelDropSource implements AutoCloseable {
         settings.update(key, value, 0);
         this.aggregateIntervalNs = Math.max(0, aggregateIntervalNs);
         this.flows = new KernelFlowTables(object, arena);
+        this.program = object.program(attachedAs.startsWith("tp_btf") ? PROG_BTF : PROG_CLASSIC);
         key.set(ValueLayout.JAVA_INT, 0, SET_AGGREGATE);
         value.set(ValueLayout.JAVA_LONG, 0, this.aggregateIntervalNs);
         settings.update(key, value, 0);
@@ -225,7 +227,16 @@ public final class KernelDropSource implements AutoCloseable {
                     translator.events(), translator.decodeErrors(), byReason,
                     translator.drops(), translator.journalErrors(), translator.journalErrorDrops(), translator.refusedDrops(),
                     counter(a, CNT_AGGREGATED), counter(a, CNT_FLOW_FULL), flows.flowRecords(), flows.flowDrops(),
-                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs);
+                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs, missed());
+        }
+    }
+
+    /** The program's recursion misses: kfree_skb hits the kernel did not run it for (see BpfProgram#recursionMisses). */
+    private long missed() {
+        try {
+            return program.recursionMisses();
+        } catch (RuntimeException e) {
+            return 0;
         }
     }
 
@@ -273,13 +284,15 @@ public final class KernelDropSource implements AutoCloseable {
      * errors, drops by reason; the drops the journaled events stand for, journal write errors (records
      * and their drops), drops in records refused at the journal's cycle size share; aggregation: drops folded into flow counts in the kernel, drops recorded one by
      * one because the flow table was full, records and drops journaled from flow counts, flushes, flows
-     * in the last retired table, table capacity, and the interval (0: off).
+     * in the last retired table, table capacity, and the interval (0: off); runs the kernel skipped
+     * because the program was already running on that CPU (drops it never saw).
      */
     public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
                                  Map<String, Long> byReason, long drops, long journalErrors, long journalErrorDrops,
                                  long refusedDrops,
                                  long aggregated, long flowTableFull, long flowRecords, long flowDrops,
-                                 long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs) {
+                                 long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs,
+                                 long missed) {
         /** Drops counted in the kernel but not yet journaled: folded into flow counts awaiting the next flush. */
         public long pending() {
             return Math.max(0, aggregated - flowDrops);
