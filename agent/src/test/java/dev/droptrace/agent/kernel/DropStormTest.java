@@ -141,4 +141,28 @@ class DropStormTest {
         AgentStatus last = AgentStatus.read(journal).orElseThrow();
         assertTrue(last.stopped());
     }
+
+    @Test
+    void aFullFlowTableFallsBackToARecordPerDropAndStaysExact() throws Exception {
+        System.setProperty(dev.droptrace.agent.source.kernel.KernelDropSource.FLOW_TABLE_SIZE_PROPERTY, "4");
+        long expected = 0;
+        try (Agent agent = start(3600 * SECOND)) {
+            // 12 flows into a table of 4: the flows beyond the table's room are journaled drop by drop
+            for (int p = 0; p < 12; p++) {
+                lab.sendUdp(client, server.ip4(), PORT, SRC_PORT + 1 + p, 50);
+            }
+            expected = ruleCounter();
+            assertEquals(600, expected);
+            AgentStatus s = agent.status();
+            assertTrue(s.aggregation().tableFull() > 0, "the table filled: " + s.aggregation());
+            assertEquals(4, s.aggregation().tableCapacity());
+        } finally {
+            System.clearProperty(dev.droptrace.agent.source.kernel.KernelDropSource.FLOW_TABLE_SIZE_PROPERTY);
+        }
+        Predicate<JsonNode> ours = e -> e.path("src_port").asInt() > SRC_PORT && e.path("src_port").asInt() <= SRC_PORT + 12
+                && e.path("dst_port").asInt() == PORT && e.path("reason").asText().equals("NETFILTER_DROP");
+        List<JsonNode> records = observe(journal, "--netns", Long.toString(netns)).stream().filter(ours).toList();
+        assertEquals(expected, sumCount(records, e -> true), "exact with the fallback (and the close flush)");
+        assertTrue(records.stream().filter(e -> e.get("count").asLong() > 1).count() <= 4, "at most 4 flows aggregated");
+    }
 }

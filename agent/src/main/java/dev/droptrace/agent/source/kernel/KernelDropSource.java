@@ -40,6 +40,8 @@ public final class KernelDropSource implements AutoCloseable {
     static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2, CNT_AGGREGATED = 3, CNT_FLOW_FULL = 4;
     /** enum dt_setting in kfree_skb.h */
     static final int SET_WAKEUP_WATERMARK = 0, SET_AGGREGATE = 1;
+    /** System property overriding the flow tables' capacity (tests). */
+    public static final String FLOW_TABLE_SIZE_PROPERTY = "droptrace.kernel.flowTableSize";
     /** Default aggregation interval: one record per flow per second during a storm. */
     public static final long DEFAULT_AGGREGATE_INTERVAL_NS = 1_000_000_000L;
     /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
@@ -122,6 +124,7 @@ public final class KernelDropSource implements AutoCloseable {
             obj = BpfObject.open("kfree_skb", elf);
             try {
                 obj.program(PROG_CLASSIC).setAutoload(false);
+                sizeFlowTables(obj);
                 obj.load();
                 BpfLink link = obj.program(PROG_BTF).attach();
                 return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node, aggregateIntervalNs);
@@ -135,6 +138,7 @@ public final class KernelDropSource implements AutoCloseable {
         obj = BpfObject.open("kfree_skb", elf);
         try {
             obj.program(PROG_BTF).setAutoload(false);
+            sizeFlowTables(obj);
             obj.load();
             BpfLink link = obj.program(PROG_CLASSIC).attach();
             return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node, aggregateIntervalNs);
@@ -142,6 +146,19 @@ public final class KernelDropSource implements AutoCloseable {
             obj.close();
             throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + btfFailure
                     + "; tracepoint: " + firstLine(e), e);
+        }
+    }
+
+    /**
+     * Flow table capacity from -Ddroptrace.kernel.flowTableSize (tests use a tiny table to reach the
+     * full-table fallback); the object's own size (16384) otherwise. Hash inner maps may differ in
+     * size from the array of maps' template.
+     */
+    private static void sizeFlowTables(BpfObject obj) {
+        int size = Integer.getInteger(FLOW_TABLE_SIZE_PROPERTY, 0);
+        if (size > 0) {
+            obj.map("flows_a").setMaxEntries(size);
+            obj.map("flows_b").setMaxEntries(size);
         }
     }
 
