@@ -165,4 +165,37 @@ class DropStormTest {
         assertEquals(expected, sumCount(records, e -> true), "exact with the fallback (and the close flush)");
         assertTrue(records.stream().filter(e -> e.get("count").asLong() > 1).count() <= 4, "at most 4 flows aggregated");
     }
+
+    @Test
+    void anUnaggregatedStormKeepsTheJournalWithinItsBound() throws Exception {
+        long bound = 4L << 20;
+        long limit = bound + bound / 2 + (1L << 20); // bound, plus the current cycle's share, plus Chronicle's index pages
+        long maxSeen = 0;
+        long expected;
+        try (Agent agent = Agent.start(new Agent.Config(journal, "storm-node", Set.of("kernel")).withAggregateInterval(0)
+                .withRetention(new dev.droptrace.agent.journal.RetentionPolicy(bound, java.time.Duration.ZERO))
+                .withRollCycle(net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY))) {
+            assertTrue(agent.anyAttached(), agent.sourceStates().toString());
+            for (int i = 0; i < 12; i++) {
+                lab.sendUdp(client, server.ip4(), PORT, SRC_PORT, 30_000);
+                maxSeen = Math.max(maxSeen, dev.droptrace.agent.journal.DropJournal.diskBytes(journal));
+                assertTrue(maxSeen <= limit, maxSeen + " bytes on disk, limit " + limit);
+            }
+            expected = ruleCounter();
+            assertEquals(360_000, expected);
+        }
+        maxSeen = Math.max(maxSeen, dev.droptrace.agent.journal.DropJournal.diskBytes(journal));
+        assertTrue(maxSeen <= limit, maxSeen + " bytes on disk, limit " + limit);
+        AgentStatus s = AgentStatus.read(journal).orElseThrow();
+        List<JsonNode> records = observe(journal, "--netns", Long.toString(netns)).stream().filter(flow).toList();
+        long journaled = sumCount(records, e -> true);
+        assertTrue(journaled > 0 && journaled < expected, journaled + " of " + expected + " still in the journal");
+        assertTrue(s.evicted().files() > 0 || s.refused().records() > 0, "the bound was enforced: " + s);
+        // every drop of the flow is journaled, evicted or refused, and all three are counted
+        assertTrue(journaled + s.evicted().events() + s.refused().drops() >= expected,
+                journaled + " journaled + " + s.evicted() + " + " + s.refused() + " < " + expected);
+        assertTrue(records.stream().allMatch(e -> e.path("interface").asText().equals("eth0")
+                && e.path("node").asText().equals("storm-node") && e.path("reason").asText().equals("NETFILTER_DROP")),
+                "names resolve after eviction");
+    }
 }
