@@ -32,8 +32,12 @@ cleanup() {
 trap cleanup EXIT
 
 clang -O2 -Wall -o "$work/flood" "$root/bench/storm/flood.c"
-"$root/droptrace" --help >/dev/null   # builds on first use (or after a source change)
-# then run the built jar directly, with the launcher's JVM flags, so no later call rebuilds
+# Build this checkout. The agent jar finds the other modules in agent/target/lib, which Maven does
+# not overwrite with an older file: remove them first, so another checkout's snapshot (worktrees
+# share ~/.m2) can never stand in for this one's BPF object.
+rm -f "$root"/agent/target/lib/droptrace-*.jar
+(cd "$root" && ./mvnw -q -B -o -DskipTests install -pl bpf,native,agent >&2) || { echo "storm: build failed" >&2; exit 1; }
+# run the built jar directly, with the launcher's JVM flags
 jar="$root/agent/target/droptrace-agent.jar"
 java="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 dt=("$java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xss512k -Dchronicle.analytics.disable=true -jar "$jar")
