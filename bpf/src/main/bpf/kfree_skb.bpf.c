@@ -1,6 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * droptrace kernel drop source: one record per skb freed with a real drop reason.
+ * droptrace kernel drop source: records of skbs freed with a real drop reason, aggregated per flow.
+ *
+ * Aggregation (when settings[DT_SET_AGGREGATE] != 0). The first drop of a flow is submitted to the
+ * ring at once (count 1) and creates the flow's entry in the active flow table; later drops of the
+ * flow only add 1 to the entry's count. Two flow tables (flows_a, flows_b) alternate as the active
+ * one, chosen through the one-slot array of maps flow_tables. Once per interval user space
+ *   1. copies the keys (with count 0) of the active table's flows into the inactive, empty table,
+ *      so a flow that keeps dropping is not "first" again in the next interval;
+ *   2. points flow_tables[0] at that table. Updating an array of maps from user space returns only
+ *      after synchronize_rcu (kernel/bpf/syscall.c maybe_wait_bpf_programs), and every run of this
+ *      program is inside rcu_read_lock, so when the update returns no run still holds a pointer
+ *      into the old table;
+ *   3. reads the old table, journals one record per flow with count > 0, and deletes its entries.
+ * This program never deletes, and user space deletes only from a table no run can reach, so no
+ * increment can land in a deleted entry: every drop is either in a ring record (or counted lost
+ * when the ring is full) or in exactly one table's count, which is journaled exactly once.
+ * A full table (or any failed insert) falls back to a record per drop, still exact.
  *
  * Two entry points share one body: tp_btf/kfree_skb (BTF-typed arguments) and the classic
  * tracepoint skb/kfree_skb, for kernels without BTF tracepoints. User space loads the one
@@ -21,6 +37,8 @@
 #define NEXTHDR_DEST 60
 #define MAX_REASONS 4096
 #define IPPROTO_ICMPV6 58
+#define DT_FLOW_TABLE_SIZE 16384
+#define EEXIST 17
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -39,6 +57,39 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
+
+/* Puts struct flow_key and flow_value into the object's BTF for the Java layout test. */
+struct flow_value *const volatile flow_value_layout = 0;
+struct flow_key *const volatile flow_key_layout = 0;
+
+struct flow_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DT_FLOW_TABLE_SIZE);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+};
+
+/* the two flow tables that alternate as the active one */
+struct flow_table flows_a SEC(".maps"), flows_b SEC(".maps");
+
+/* slot 0: the active flow table; switched by user space (see the top of this file) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_table);
+} flow_tables SEC(".maps") = {
+	.values = { [0] = &flows_a },
+};
+
+/* per-CPU scratch for the record being built (runs never nest on one CPU: the kernel skips a
+ * recursive run of the same program and counts it as a miss) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_value);
+} scratch SEC(".maps");
 
 /* per-CPU counters indexed by enum dt_counter */
 struct {
@@ -191,6 +242,30 @@ static __always_inline __u32 netns_of(struct sk_buff *skb, struct net_device *de
 	return 0;
 }
 
+/* Submits a copy of the record to the ring, or counts it lost when the ring is full. */
+static __always_inline void submit(struct drop_event *e)
+{
+	/* Wake the reader only when the ring fills past the watermark; otherwise it drains on a timer.
+	 * A wakeup per record costs the dropping CPU more than the program itself. */
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 key = DT_SET_WAKEUP_WATERMARK;
+	__u64 *watermark = bpf_map_lookup_elem(&settings, &key);
+	if (watermark && *watermark && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= *watermark)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
+		count(DT_CNT_LOST);
+		return;
+	}
+	count(DT_CNT_SUBMITTED);
+}
+
+static __always_inline int aggregating(void)
+{
+	__u32 key = DT_SET_AGGREGATE;
+	__u64 *interval = bpf_map_lookup_elem(&settings, &key);
+	return interval && *interval;
+}
+
 static __always_inline int handle_drop(struct sk_buff *skb, void *location, __u32 reason)
 {
 	/* NOT_DROPPED_YET (0), CONSUMED (1): normal frees; NOT_SPECIFIED (2): no reason given */
@@ -199,12 +274,14 @@ static __always_inline int handle_drop(struct sk_buff *skb, void *location, __u3
 	count(DT_CNT_SEEN);
 	count_reason(reason);
 
-	struct drop_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	__u32 zero = 0;
+	struct flow_value *fv = bpf_map_lookup_elem(&scratch, &zero);
+	if (!fv) { /* cannot happen (array slot 0); still counted */
 		count(DT_CNT_LOST);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
+	struct drop_event *e = &fv->first;
+	__builtin_memset(fv, 0, sizeof(*fv));
 	e->ktime_ns = bpf_ktime_get_ns();
 	e->location = (__u64)location;
 	e->reason = reason;
@@ -223,15 +300,48 @@ static __always_inline int handle_drop(struct sk_buff *skb, void *location, __u3
 	e->netns = netns_of(skb, dev);
 	parse_headers(e, skb);
 
-	/* Wake the reader only when the ring fills past the watermark; otherwise it drains on a timer.
-	 * A wakeup per record costs the dropping CPU more than the program itself. */
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u32 key = DT_SET_WAKEUP_WATERMARK;
-	__u64 *watermark = bpf_map_lookup_elem(&settings, &key);
-	if (watermark && *watermark && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= *watermark)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
-	count(DT_CNT_SUBMITTED);
+	if (!aggregating()) {
+		submit(e);
+		return 0;
+	}
+	void *table = bpf_map_lookup_elem(&flow_tables, &zero);
+	if (!table) {
+		count(DT_CNT_FLOW_FULL);
+		submit(e);
+		return 0;
+	}
+	struct flow_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.saddr, e->saddr, 16);
+	__builtin_memcpy(k.daddr, e->daddr, 16);
+	k.sport = e->sport;
+	k.dport = e->dport;
+	k.family = e->family;
+	k.protocol = e->protocol;
+	k.reason = e->reason;
+	k.netns = e->netns;
+	k.ifindex = e->ifindex;
+
+	struct flow_value *v = bpf_map_lookup_elem(table, &k);
+	if (!v) {
+		fv->last_ktime_ns = e->ktime_ns;
+		long rc = bpf_map_update_elem(table, &k, fv, BPF_NOEXIST);
+		if (rc == 0) {
+			submit(e); /* the first drop of the flow: a record at once */
+			return 0;
+		}
+		if (rc == -EEXIST) /* another CPU created it first: count there */
+			v = bpf_map_lookup_elem(table, &k);
+		if (!v) {
+			/* full (or the insert failed otherwise): one record per drop, still exact */
+			count(DT_CNT_FLOW_FULL);
+			submit(e);
+			return 0;
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ktime_ns = e->ktime_ns; /* racy between CPUs, only a time stamp */
+	count(DT_CNT_AGGREGATED);
 	return 0;
 }
 

@@ -14,12 +14,15 @@ enum dt_counter {
 	DT_CNT_SEEN = 0,      /* kfree_skb calls with a real drop reason */
 	DT_CNT_SUBMITTED = 1, /* records written to the ring */
 	DT_CNT_LOST = 2,      /* records lost because the ring was full */
-	DT_CNT_MAX = 4,
+	DT_CNT_AGGREGATED = 3, /* drops added to a flow's count in the active flow table (no record) */
+	DT_CNT_FLOW_FULL = 4, /* drops recorded one by one because the flow table was full */
+	DT_CNT_MAX = 8,
 };
 
 /* indexes of the array "settings", written by user space after load */
 enum dt_setting {
 	DT_SET_WAKEUP_WATERMARK = 0, /* ring fill in bytes above which a submit wakes the reader; 0: never */
+	DT_SET_AGGREGATE = 1,        /* nonzero: aggregate per flow (the flush interval in ns); 0: a record per drop */
 	DT_SET_MAX = 4,
 };
 
@@ -46,5 +49,30 @@ struct drop_event {
 	__u8 daddr[16];        /* 72 */
 	char ifname[DT_IFNAMSIZ]; /* 88 */
 };                          /* 104 */
+
+/*
+ * Per-flow aggregation. A flow is (addresses, ports, family, protocol, reason, netns, ifindex).
+ * The key of the flow tables; all padding is explicit and zeroed, so equal flows hash equally.
+ */
+struct flow_key {
+	__u8 saddr[16];        /*  0 */
+	__u8 daddr[16];        /* 16 */
+	__u16 sport;           /* 32 */
+	__u16 dport;           /* 34 */
+	__u8 family;           /* 36 */
+	__u8 protocol;         /* 37 */
+	__u16 pad0;            /* 38 */
+	__u32 reason;          /* 40 */
+	__u32 netns;           /* 44 */
+	__u32 ifindex;         /* 48 */
+	__u32 pad1;            /* 52 */
+};                          /* 56 */
+
+/* The value of a flow table: drops counted since the table became active, and the flow's first record. */
+struct flow_value {
+	__u64 count;           /*  0: drops added while this table was active (atomic add) */
+	__u64 last_ktime_ns;   /*  8: bpf_ktime_get_ns() of the latest counted drop */
+	struct drop_event first; /* 16: the record of the drop that created the entry */
+};                          /* 120 */
 
 #endif

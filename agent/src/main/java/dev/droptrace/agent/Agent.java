@@ -2,6 +2,9 @@ package dev.droptrace.agent;
 
 import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.agent.journal.RetentionPolicy;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.RollCycles;
 import dev.droptrace.agent.source.kernel.KernelDropSource;
 import dev.droptrace.agent.source.kernel.KernelSourceException;
 import org.slf4j.Logger;
@@ -26,12 +29,34 @@ public final class Agent implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
     /**
-     * What to run. {@code kubeconfig} and {@code inventory} may be null: with neither, the agent
-     * uses the in-cluster service account when it runs as a pod, and names nothing otherwise.
+     * What to run: the journal (directory, roll cycle, retention), the node name, the sources, the
+     * pod-identity feed ({@code kubeconfig} or {@code inventory}, both may be null: then the
+     * in-cluster service account when run as a pod, nothing otherwise), and the per-flow aggregation
+     * interval of the kernel source (0: a record per drop).
      */
-    public record Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory) {
+    public record Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory,
+                         long aggregateIntervalNs, RetentionPolicy retention, RollCycle rollCycle) {
+        /** Defaults: no identity feed, 1 s aggregation, 1 GiB / 24 h retention, hourly files. */
         public Config(Path journalDir, String node, Set<String> sources) {
             this(journalDir, node, sources, null, null);
+        }
+
+        /** Defaults but for the identity feed. */
+        public Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory) {
+            this(journalDir, node, sources, kubeconfig, inventory, KernelDropSource.DEFAULT_AGGREGATE_INTERVAL_NS,
+                    RetentionPolicy.DEFAULT, RollCycles.FAST_HOURLY);
+        }
+
+        public Config withAggregateInterval(long ns) {
+            return new Config(journalDir, node, sources, kubeconfig, inventory, ns, retention, rollCycle);
+        }
+
+        public Config withRetention(RetentionPolicy r) {
+            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, r, rollCycle);
+        }
+
+        public Config withRollCycle(RollCycle rc) {
+            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, retention, rc);
         }
     }
 
@@ -52,7 +77,7 @@ public final class Agent implements AutoCloseable {
 
     /** Opens the journal and starts the sources; a source that cannot attach is reported, not fatal. */
     public static Agent start(Config config) {
-        DropJournal journal = DropJournal.open(config.journalDir());
+        DropJournal journal = DropJournal.open(config.journalDir(), config.rollCycle(), config.retention());
         Agent agent = new Agent(config, journal);
         try {
             // does not wait for the API server: capture starts at once, names appear when it answers
@@ -72,7 +97,7 @@ public final class Agent implements AutoCloseable {
             switch (source) {
                 case "kernel" -> {
                     try {
-                        kernel = KernelDropSource.open(journal, config.node(), identities);
+                        kernel = KernelDropSource.open(journal, config.node(), identities, config.aggregateIntervalNs());
                         kernel.start();
                         sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
                         LOG.info("kernel source attached to {}", kernel.attachedAs());
@@ -85,6 +110,10 @@ public final class Agent implements AutoCloseable {
                 default -> throw new IllegalArgumentException("unknown source " + source + " (known: kernel, cilium, calico)");
             }
         }
+    }
+
+    public Config config() {
+        return config;
     }
 
     /** Whether at least one source is attached. */
@@ -103,7 +132,9 @@ public final class Agent implements AutoCloseable {
 
     /** The current status, with exact counters read from the kernel. */
     public AgentStatus status() {
-        long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0;
+        long events = 0, kernelDrops = 0, lost = 0, decodeErrors = 0, drops = 0, journalErrors = 0, journalErrorDrops = 0;
+        long refusedDrops = 0, missed = 0;
+        AgentStatus.Aggregation aggregation = null;
         Map<String, Long> byReason = new TreeMap<>();
         Map<String, AgentStatus.SourceStatus> states = new LinkedHashMap<>(sourceStates);
         if (kernel != null) {
@@ -113,12 +144,28 @@ public final class Agent implements AutoCloseable {
             lost += c.lost();
             decodeErrors += c.decodeErrors();
             byReason.putAll(c.byReason());
+            drops += c.drops();
+            journalErrors += c.journalErrors();
+            journalErrorDrops += c.journalErrorDrops();
+            refusedDrops += c.refusedDrops();
+            missed += c.missed();
+            boolean on = c.aggregateIntervalNs() > 0;
+            aggregation = new AgentStatus.Aggregation(on, on ? java.time.Duration.ofNanos(c.aggregateIntervalNs()).toString() : null,
+                    c.drops(), c.events(), c.events() == 0 ? 0 : Math.round(100.0 * c.drops() / c.events()) / 100.0,
+                    c.aggregated(), c.flowRecords(), c.flowDrops(), c.flowTableFull(), c.flowCapacity(),
+                    c.activeFlows(), c.flushes(), c.pending());
             if (kernel.failure() != null) {
                 states.put("kernel", AgentStatus.SourceStatus.failed("stopped: " + kernel.failure().getMessage()));
             }
         }
+        RetentionPolicy rp = journal.retention();
         return new AgentStatus(ProcessHandle.current().pid(), config.node(), started, Instant.now().toString(),
-                closed, states, events, kernelDrops, lost, decodeErrors, byReason,
+                closed, states, events, kernelDrops, lost, decodeErrors, byReason, drops,
+                new AgentStatus.JournalErrors(journalErrors, journalErrorDrops),
+                new AgentStatus.Evicted(journal.evictedFiles(), journal.evictedBytes(), journal.evictedEvents()),
+                new AgentStatus.Refused(journal.refusedEvents(), refusedDrops),
+                aggregation,
+                new AgentStatus.Retention(rp.maxBytes(), rp.maxAge().toString(), journal.rollCycleName()), missed,
                 identities == null ? null : new AgentStatus.Identities(identities.size(), identities.complete(), identities.updatesApplied()));
     }
 
@@ -132,6 +179,7 @@ public final class Agent implements AutoCloseable {
 
     private void writeStatusQuietly() {
         try {
+            if (!closed) journal.enforceRetention(); // age applies also while nothing is written
             writeStatus();
         } catch (RuntimeException e) {
             LOG.warn("status: {}", e.getMessage());

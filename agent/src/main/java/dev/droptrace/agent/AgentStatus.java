@@ -29,10 +29,49 @@ public record AgentStatus(
         long lost,
         @JsonProperty("decode_errors") long decodeErrors,
         @JsonProperty("by_reason") Map<String, Long> byReason,
+        long drops,
+        @JsonProperty("journal_errors") JournalErrors journalErrors,
+        Evicted evicted,
+        Refused refused,
+        Aggregation aggregation,
+        Retention retention,
+        long missed,
         Identities identities) {
 
     /** The pod-identity cache: how many identities it knows and whether its sources have synced. */
     public record Identities(int known, boolean synced, @JsonProperty("updates_applied") long updatesApplied) {}
+
+    /** Records the journal refused (disk full, I/O error) and the drops they stood for. */
+    public record JournalErrors(long records, long drops) {}
+
+    /**
+     * Events the journal refused because its current cycle held its share (half) of the retention
+     * size, and the drops they stood for: the price of a bounded journal in a storm that aggregation
+     * cannot fold (many flows).
+     */
+    public record Refused(long records, long drops) {}
+
+    /** What retention deleted since the agent started: cycle files, their bytes on disk, their events. */
+    public record Evicted(long files, long bytes, long events) {}
+
+    /** The retention policy in force. */
+    public record Retention(@JsonProperty("max_bytes") long maxBytes, @JsonProperty("max_age") String maxAge,
+                            @JsonProperty("roll_cycle") String rollCycle) {}
+
+    /**
+     * Per-flow aggregation: the interval (null when off), drops represented by the journaled kernel
+     * records and the number of records (ratio = drops / records), drops folded into flow counts in
+     * the kernel, records and drops made from flow counts, drops recorded one by one because the flow
+     * table was full, flows in the last retired table, flushes, and drops awaiting the next flush.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Aggregation(boolean enabled, String interval, long drops, long records, double ratio,
+                              @JsonProperty("kernel_aggregated") long kernelAggregated,
+                              @JsonProperty("flow_records") long flowRecords,
+                              @JsonProperty("flow_drops") long flowDrops,
+                              @JsonProperty("table_full") long tableFull,
+                              @JsonProperty("table_capacity") long tableCapacity,
+                              long flows, long flushes, long pending) {}
 
     /** File name inside the journal directory. */
     public static final String FILE = "agent-status.json";

@@ -28,6 +28,8 @@ public final class BpfMap {
     public static final int TYPE_PERCPU_ARRAY = 6;
     public static final int TYPE_LRU_HASH = 9;
     public static final int TYPE_LRU_PERCPU_HASH = 10;
+    public static final int TYPE_ARRAY_OF_MAPS = 12;
+    public static final int TYPE_HASH_OF_MAPS = 13;
     public static final int TYPE_PERCPU_CGROUP_STORAGE = 21;
     public static final int TYPE_RINGBUF = 27;
 
@@ -171,6 +173,30 @@ public final class BpfMap {
     }
 
     /**
+     * Removes {@code key} (bpf_map_delete_elem).
+     *
+     * @return false if there was no such key
+     * @throws dev.droptrace.libc.NativeCallException on any other error
+     */
+    public boolean delete(MemorySegment key) {
+        checkKey(key);
+        int fd = fd();
+        int rc;
+        try {
+            rc = (int) Calls.DELETE_ELEM.invokeExact(fd, key);
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+        if (rc == -ENOENT) {
+            return false;
+        }
+        if (rc < 0) {
+            throw Libbpf.failure("bpf_map_delete_elem", -rc);
+        }
+        return true;
+    }
+
+    /**
      * Writes the key after {@code keyOrNull} into {@code nextKey} (bpf_map_get_next_key); a null
      * key, or one no longer in the map, gives the first key.
      *
@@ -266,6 +292,8 @@ public final class BpfMap {
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
         static final MethodHandle UPDATE_ELEM = Libbpf.downcall("bpf_map_update_elem",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), false);
+        static final MethodHandle DELETE_ELEM = Libbpf.downcall("bpf_map_delete_elem",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), false);
         static final MethodHandle NEXT_KEY = Libbpf.downcall("bpf_map_get_next_key",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
     }

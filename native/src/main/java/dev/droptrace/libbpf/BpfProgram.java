@@ -84,6 +84,37 @@ public final class BpfProgram {
         return fd;
     }
 
+    /** Offset of {@code recursion_misses} in the uapi {@code struct bpf_prog_info} (append-only ABI, Linux 5.12+). */
+    static final int PROG_INFO_RECURSION_MISSES = 208;
+    static final int PROG_INFO_SIZE = 232;
+
+    /**
+     * Times the kernel skipped this program because it was already running on the same CPU (a
+     * tracepoint hit inside a run, for example a drop in an interrupt during a drop): {@code
+     * recursion_misses} of bpf_obj_get_info_by_fd. 0 on kernels without the field.
+     */
+    public long recursionMisses() {
+        int fd = fd();
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment info = a.allocate(PROG_INFO_SIZE, 8);
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, PROG_INFO_SIZE);
+            int rc;
+            try {
+                rc = (int) Calls.GET_INFO.invokeExact(fd, info, len);
+            } catch (Throwable t) {
+                throw Libc.rethrow(t);
+            }
+            if (rc < 0) {
+                throw Libbpf.failure("bpf_obj_get_info_by_fd", -rc);
+            }
+            if (len.get(JAVA_INT, 0) < PROG_INFO_RECURSION_MISSES + 8) {
+                return 0;
+            }
+            return info.get(java.lang.foreign.ValueLayout.JAVA_LONG, PROG_INFO_RECURSION_MISSES);
+        }
+    }
+
     @Override
     public String toString() {
         return "BpfProgram[" + name + "]";
@@ -95,5 +126,7 @@ public final class BpfProgram {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_BOOLEAN), false);
         static final MethodHandle ATTACH = Libbpf.downcall("bpf_program__attach", FunctionDescriptor.of(ADDRESS, ADDRESS), true);
         static final MethodHandle FD = Libbpf.downcall("bpf_program__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+        static final MethodHandle GET_INFO = Libbpf.downcall("bpf_obj_get_info_by_fd",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
     }
 }

@@ -67,6 +67,7 @@ class ElfBtfTest {
         }
         Map<String, Integer> scalar = Map.of("__u64", 8, "__u32", 4, "__u16", 2, "__u8", 1, "char", 1);
         String body = header.substring(header.indexOf("struct drop_event {"));
+        body = body.substring(0, body.indexOf("\n};") + 40); // this struct only, with its size comment
         Matcher m = Pattern.compile("(?m)^\\s*(\\w+)\\s+(\\w+)(?:\\[(\\w+)])?;\\s*/\\*\\s*(\\d+)").matcher(body);
         int checked = 0;
         while (m.find()) {

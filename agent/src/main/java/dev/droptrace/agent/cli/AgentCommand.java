@@ -2,6 +2,10 @@ package dev.droptrace.agent.cli;
 
 import dev.droptrace.agent.Agent;
 import dev.droptrace.agent.AgentStatus;
+import dev.droptrace.agent.journal.RetentionPolicy;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -36,11 +40,46 @@ public final class AgentCommand implements Callable<Integer> {
             description = "No cluster: a YAML list of pods (namespace, name, labels, workload, ips, netns) that names the ends of drops.")
     Path inventory;
 
+    @Option(names = "--aggregate-interval", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Per-flow aggregation in the kernel: the first drop of a flow is journaled at once, "
+                    + "repeats as one record with a count per interval (default: ${DEFAULT-VALUE}; 0: off).")
+    String aggregateInterval;
+
+    @Option(names = "--no-aggregate", description = "Journal every drop as its own record (same as --aggregate-interval 0).")
+    boolean noAggregate;
+
+    @Option(names = "--retention-size", paramLabel = "SIZE", defaultValue = "1GiB",
+            description = "Evict the oldest journal files while the journal is larger (default: ${DEFAULT-VALUE}; 0: no limit). "
+                    + "The current file is never evicted, so the journal may exceed this by one file.")
+    String retentionSize;
+
+    @Option(names = "--retention-age", paramLabel = "DURATION", defaultValue = "24h",
+            description = "Evict journal files older than this (default: ${DEFAULT-VALUE}; 0: no limit).")
+    String retentionAge;
+
+    @Option(names = "--roll-cycle", paramLabel = "NAME", defaultValue = "FAST_HOURLY", hidden = true,
+            description = "Chronicle roll cycle of a new journal (tests: TEST_SECONDLY).")
+    String rollCycle;
+
+    /** The agent configuration the options describe. */
+    Agent.Config config(String nodeName) {
+        long interval = noAggregate ? 0 : TimeArg.duration(aggregateInterval).toNanos();
+        RetentionPolicy retention = new RetentionPolicy(TimeArg.size(retentionSize), TimeArg.duration(retentionAge));
+        return new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory)
+                .withAggregateInterval(interval).withRetention(retention).withRollCycle(rollCycle(rollCycle));
+    }
+
+    static RollCycle rollCycle(String name) {
+        for (RollCycles rc : RollCycles.values()) if (rc.name().equalsIgnoreCase(name)) return rc;
+        for (TestRollCycles rc : TestRollCycles.values()) if (rc.name().equalsIgnoreCase(name)) return rc;
+        throw new IllegalArgumentException("unknown roll cycle " + name);
+    }
+
     @Override
     public Integer call() throws Exception {
         String nodeName = node != null ? node : defaultNode();
         CountDownLatch stopped = new CountDownLatch(1);
-        Agent agent = Agent.start(new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory));
+        Agent agent = Agent.start(config(nodeName));
         for (Map.Entry<String, AgentStatus.SourceStatus> s : agent.sourceStates().entrySet()) {
             AgentStatus.SourceStatus st = s.getValue();
             System.err.println("droptrace agent: " + s.getKey() + " " + st.state()
@@ -51,7 +90,11 @@ public final class AgentCommand implements Callable<Integer> {
             agent.close();
             return 2;
         }
-        System.err.println("droptrace agent: journal " + journal.toAbsolutePath() + ", node " + nodeName);
+        Agent.Config cfg = agent.config();
+        System.err.println("droptrace agent: journal " + journal.toAbsolutePath() + ", node " + nodeName
+                + ", aggregation " + (cfg.aggregateIntervalNs() > 0 ? java.time.Duration.ofNanos(cfg.aggregateIntervalNs()) : "off")
+                + ", retention " + (cfg.retention().maxBytes() > 0 ? StatusCommand.human(cfg.retention().maxBytes()) : "unbounded")
+                + " / " + (cfg.retention().maxAge().isZero() ? "forever" : cfg.retention().maxAge()));
         Thread hook = new Thread(() -> {
             agent.close();
             stopped.countDown();

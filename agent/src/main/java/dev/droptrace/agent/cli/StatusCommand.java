@@ -63,8 +63,15 @@ public final class StatusCommand implements Callable<Integer> {
             root.set("sources", json.valueToTree(sources));
             root.put("events", agent.map(AgentStatus::events).orElse(0L));
             root.put("kernel_drops", agent.map(AgentStatus::kernelDrops).orElse(0L));
+            root.put("drops", agent.map(AgentStatus::drops).orElse(0L));
             root.put("lost", agent.map(AgentStatus::lost).orElse(0L));
+            root.put("missed", agent.map(AgentStatus::missed).orElse(0L));
             root.put("decode_errors", agent.map(AgentStatus::decodeErrors).orElse(0L));
+            root.set("journal_errors", json.valueToTree(agent.map(AgentStatus::journalErrors).orElse(new AgentStatus.JournalErrors(0, 0))));
+            root.set("evicted", json.valueToTree(agent.map(AgentStatus::evicted).orElse(new AgentStatus.Evicted(0, 0, 0))));
+            root.set("refused", json.valueToTree(agent.map(AgentStatus::refused).orElse(new AgentStatus.Refused(0, 0))));
+            agent.map(AgentStatus::aggregation).ifPresent(ag -> root.set("aggregation", json.valueToTree(ag)));
+            agent.map(AgentStatus::retention).ifPresent(r -> root.set("retention", json.valueToTree(r)));
             root.set("by_reason", json.valueToTree(agent.map(AgentStatus::byReason).orElse(Map.of())));
             agent.ifPresent(st -> root.set("identities", json.valueToTree(st.identities())));
             root.set("journal", json.valueToTree(js));
@@ -83,8 +90,28 @@ public final class StatusCommand implements Callable<Integer> {
                         st.reason() != null ? ": " + st.reason() : "");
             }
             agent.ifPresent(s -> {
-                out.printf("counters   events %d   lost %d   decode errors %d   kernel drops %d%n",
-                        s.events(), s.lost(), s.decodeErrors(), s.kernelDrops());
+                out.printf("counters   events %d (%d drops)   kernel drops %d%n", s.events(), s.drops(), s.kernelDrops());
+                AgentStatus.JournalErrors je = s.journalErrors() != null ? s.journalErrors() : new AgentStatus.JournalErrors(0, 0);
+                AgentStatus.Evicted ev = s.evicted() != null ? s.evicted() : new AgentStatus.Evicted(0, 0, 0);
+                AgentStatus.Refused rf = s.refused() != null ? s.refused() : new AgentStatus.Refused(0, 0);
+                out.printf("loss       lost in ring %d   missed (program busy on the CPU) %d   decode errors %d   journal errors %d (%d drops)   refused at size limit %d (%d drops)%n",
+                        s.lost(), s.missed(), s.decodeErrors(), je.records(), je.drops(), rf.records(), rf.drops());
+                out.printf("evicted    %d files, %s, %d events%n", ev.files(), human(ev.bytes()), ev.events());
+                AgentStatus.Aggregation ag = s.aggregation();
+                if (ag != null) {
+                    if (ag.enabled()) {
+                        out.printf("aggregation every %s   ratio %.2f (%d drops / %d records)   flows %d   table full %d   pending %d%n",
+                                ag.interval(), ag.ratio(), ag.drops(), ag.records(), ag.flows(), ag.tableFull(), ag.pending());
+                    } else {
+                        out.printf("aggregation off   (%d drops / %d records)%n", ag.drops(), ag.records());
+                    }
+                }
+                if (s.retention() != null) {
+                    out.printf("retention  %s   %s   %s files%n",
+                            s.retention().maxBytes() > 0 ? human(s.retention().maxBytes()) : "no size limit",
+                            s.retention().maxAge().equals("PT0S") ? "no age limit" : s.retention().maxAge(),
+                            s.retention().rollCycle());
+                }
                 if (s.identities() != null) {
                     out.printf("identities %d known, %s%n", s.identities().known(),
                             s.identities().synced() ? "synced" : "not synced (no inventory or cluster answering yet)");

@@ -11,7 +11,40 @@ import java.util.regex.Pattern;
 final class TimeArg {
     private static final Pattern AGO = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(|B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)", Pattern.CASE_INSENSITIVE);
+
     private TimeArg() {}
+
+    /** A duration such as 500ms, 1s, 5m, 24h, 7d, or 0 (off). */
+    static Duration duration(String value) {
+        String v = value.strip();
+        if (v.equals("0")) return Duration.ZERO;
+        Matcher m = AGO.matcher(v);
+        if (!m.matches()) throw new IllegalArgumentException("not a duration: '" + value + "' (use for example 500ms, 1s, 5m, 24h, 7d)");
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+        };
+    }
+
+    /** A size in bytes such as 1GiB, 512MiB, 100M (powers of 1024), or 0 (off). */
+    static long size(String value) {
+        Matcher m = SIZE.matcher(value.strip());
+        if (!m.matches()) throw new IllegalArgumentException("not a size: '" + value + "' (use for example 1GiB, 512MiB, 0)");
+        long n = Long.parseLong(m.group(1));
+        int shift = switch (m.group(2).isEmpty() ? 'B' : Character.toUpperCase(m.group(2).charAt(0))) {
+            case 'K' -> 10;
+            case 'M' -> 20;
+            case 'G' -> 30;
+            case 'T' -> 40;
+            default -> 0;
+        };
+        return Math.multiplyExact(n, 1L << shift);
+    }
 
     static Instant parse(String value, Instant now) {
         Matcher m = AGO.matcher(value.strip());

@@ -5,6 +5,7 @@ import dev.droptrace.agent.event.DropSource;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
@@ -21,6 +22,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The writer of a drop journal: a Chronicle Queue directory, rolled hourly, holding event and
@@ -35,6 +38,13 @@ import java.util.Map;
  * after a crash (even SIGKILL) every fully written excerpt is readable and a new writer continues
  * after it. A full disk surfaces as {@link JournalException} ("journal directory X is full") and
  * rolls back the excerpt being written; excerpts already written stay readable.
+ *
+ * <p>Retention ({@link RetentionPolicy}): whole rolled cycle files are deleted when older than the
+ * age limit, and the oldest while the journal exceeds the size limit; never the current cycle.
+ * Because an event refers to dictionary entries that may have been written in an evicted file, the
+ * writer writes the whole live dictionary again into each new cycle right after its first excerpt,
+ * so the files that remain always hold every name their events need. What is evicted (files,
+ * bytes, events) is counted ({@link #evictedFiles()} and friends).
  */
 public final class DropJournal implements AutoCloseable {
     static {
@@ -64,9 +74,30 @@ public final class DropJournal implements AutoCloseable {
     private long dictionaryRecordsAppended;
     private boolean closed;
 
-    private DropJournal(Path dir, SingleChronicleQueue queue) {
+    private final RetentionPolicy retention;
+    /** Cycle of the writer's last excerpt; a change means a roll. */
+    private int writerCycle = Integer.MIN_VALUE;
+    private volatile int currentCycle = Integer.MIN_VALUE;
+    private boolean rewritingDictionary;
+    private long eventsThisCycle;
+    /** Events per cycle file (counted on open and while writing), for eviction accounting. */
+    private final Map<Integer, Long> eventsByCycle = new ConcurrentHashMap<>();
+    private final Object evictionLock = new Object();
+    private final AtomicLong evictedFiles = new AtomicLong();
+    private final AtomicLong evictedBytes = new AtomicLong();
+    private final AtomicLong evictedEvents = new AtomicLong();
+    private final AtomicLong dictionaryRewrites = new AtomicLong();
+    private final AtomicLong refusedEvents = new AtomicLong();
+    /** Events one cycle may hold: half the size limit in event excerpts (no cap without a size limit). */
+    private final long cycleEventCap;
+    /** Bytes an event excerpt occupies in a cycle file: Chronicle's 4-byte header, type byte, record, padding. */
+    static final int EVENT_EXCERPT_BYTES = 136;
+
+    private DropJournal(Path dir, SingleChronicleQueue queue, RetentionPolicy retention) {
         this.dir = dir;
         this.queue = queue;
+        this.retention = retention;
+        this.cycleEventCap = retention.bySize() ? Math.max(1, retention.maxBytes() / 2 / EVENT_EXCERPT_BYTES) : Long.MAX_VALUE;
         for (int k = 0; k < KINDS; k++) {
             idsByText[k] = new HashMap<>();
             reasons[k] = new Int2ObjectHashMap<>();
@@ -80,17 +111,39 @@ public final class DropJournal implements AutoCloseable {
      * @throws JournalException when the directory cannot be created or written, with a one-line message
      */
     public static DropJournal open(Path dir) {
+        return open(dir, RollCycles.FAST_HOURLY, RetentionPolicy.UNBOUNDED);
+    }
+
+    /**
+     * Opens (creating if needed) the journal in {@code dir}, rolling files by {@code rollCycle} (an
+     * existing journal keeps the roll cycle it was created with) and evicting by {@code retention}.
+     *
+     * @throws JournalException when the directory cannot be created or written, with a one-line message
+     */
+    public static DropJournal open(Path dir, RollCycle rollCycle, RetentionPolicy retention) {
+        return open(dir, rollCycle, retention, null);
+    }
+
+    /** As {@link #open(Path, RollCycle, RetentionPolicy)} with Chronicle's clock replaced (tests). */
+    static DropJournal open(Path dir, RollCycle rollCycle, RetentionPolicy retention,
+                            net.openhft.chronicle.core.time.TimeProvider clock) {
         Path abs = dir.toAbsolutePath().normalize();
         checkWritable(abs);
         SingleChronicleQueue q;
         try {
-            q = SingleChronicleQueueBuilder.binary(abs).rollCycle(RollCycles.FAST_HOURLY).build();
+            SingleChronicleQueueBuilder b = SingleChronicleQueueBuilder.binary(abs).rollCycle(rollCycle);
+            if (clock != null) b.timeProvider(clock);
+            q = b.build();
         } catch (RuntimeException e) {
             throw new JournalException("journal directory " + abs + " cannot be opened: " + describe(e), e);
         }
-        DropJournal j = new DropJournal(abs, q);
+        DropJournal j = new DropJournal(abs, q, retention);
         try {
             j.loadDictionary();
+            int last = q.lastCycle();
+            j.writerCycle = last;
+            j.currentCycle = last;
+            j.eventsThisCycle = j.eventsByCycle.getOrDefault(last, 0L);
         } catch (RuntimeException e) {
             q.close();
             throw new JournalException("journal directory " + abs + " cannot be read: " + describe(e), e);
@@ -155,6 +208,10 @@ public final class DropJournal implements AutoCloseable {
                         break;
                     }
                     Bytes<?> b = dc.wire().bytes();
+                    if (b.readRemaining() >= JournalFormat.EVENT_EXCERPT_SIZE && b.peekUnsignedByte() == JournalFormat.TYPE_EVENT) {
+                        eventsByCycle.merge(queue.rollCycle().toCycle(dc.index()), 1L, Long::sum);
+                        continue;
+                    }
                     if (b.readRemaining() < JournalFormat.DICTIONARY_HEADER_SIZE || b.readByte() != JournalFormat.TYPE_DICTIONARY) {
                         continue;
                     }
@@ -197,9 +254,15 @@ public final class DropJournal implements AutoCloseable {
     /**
      * Appends the 128-byte record at {@code seg[offset..)} as one event excerpt. Allocates nothing.
      *
+     * @return false when the event is refused because the current cycle has reached its share of
+     *     the size limit (counted in {@link #refusedEvents()}; see {@link RetentionPolicy})
      * @throws JournalException when the disk is full (nothing of this event is kept)
      */
-    public void appendEvent(MemorySegment seg, long offset) {
+    public boolean appendEvent(MemorySegment seg, long offset) {
+        if (eventsThisCycle >= cycleEventCap && !cycleEnded()) {
+            refusedEvents.setRelease(refusedEvents.getPlain() + 1);
+            return false;
+        }
         MemorySegment.copy(seg, offset, eventScratchSegment, 0, DropRecord.SIZE);
         ExcerptAppender a = appender();
         DocumentContext dc;
@@ -222,11 +285,21 @@ public final class DropJournal implements AutoCloseable {
             throw translate(e);
         }
         eventsAppended++;
+        if (a.cycle() != writerCycle) {
+            rolled(a.cycle());
+        }
+        eventsThisCycle++;
+        return true;
     }
 
-    /** Appends the record under a {@link DropRecord} flyweight. */
-    public void appendEvent(DropRecord record) {
-        appendEvent(record.segment(), record.offset());
+    /** At the cap: whether the clock has moved on to a new cycle, so the next append rolls and may write. */
+    private boolean cycleEnded() {
+        return queue.cycle() != writerCycle;
+    }
+
+    /** Appends the record under a {@link DropRecord} flyweight; false when refused (see {@link #appendEvent(MemorySegment, long)}). */
+    public boolean appendEvent(DropRecord record) {
+        return appendEvent(record.segment(), record.offset());
     }
 
     /**
@@ -329,6 +402,145 @@ public final class DropJournal implements AutoCloseable {
             throw translate(e);
         }
         dictionaryRecordsAppended++;
+        if (a.cycle() != writerCycle && !rewritingDictionary) {
+            rolled(a.cycle());
+        }
+    }
+
+    /**
+     * The writer's first excerpt landed in a new cycle: write the live dictionary into it (so this
+     * cycle resolves every name even after older files are evicted), then apply retention.
+     */
+    private void rolled(int cycle) {
+        if (writerCycle != Integer.MIN_VALUE) {
+            eventsByCycle.merge(writerCycle, eventsThisCycle, Math::max);
+        }
+        writerCycle = cycle;
+        currentCycle = cycle;
+        eventsThisCycle = 0;
+        rewritingDictionary = true;
+        try {
+            for (int k = 0; k < KINDS; k++) {
+                if (DictionaryKind.fromCode(k) == null) continue;
+                if (DictionaryKind.fromCode(k).isReason()) {
+                    for (var e : reasons[k].entrySet()) writeDictionary(k, e.getKey(), e.getValue());
+                } else {
+                    for (var e : idsByText[k].entrySet()) writeDictionary(k, e.getValue(), e.getKey());
+                }
+            }
+            dictionaryRewrites.incrementAndGet();
+        } finally {
+            rewritingDictionary = false;
+        }
+        enforceRetention();
+    }
+
+    /**
+     * Applies the retention policy now: deletes rolled cycle files past the age limit, then the
+     * oldest while the journal exceeds the size limit, never the newest file nor the writer's current
+     * cycle. Safe from any thread (the agent also calls it on its status timer, so age applies while
+     * nothing is written). Returns the number of files deleted.
+     */
+    public int enforceRetention() {
+        if (!retention.bySize() && !retention.byAge()) return 0;
+        synchronized (evictionLock) {
+            java.util.List<CycleFile> files = cycleFiles();
+            if (files.size() <= 1) return 0;
+            long total = 0;
+            for (CycleFile f : files) total += f.bytes();
+            int protectFrom = Math.min(currentCycle == Integer.MIN_VALUE ? Integer.MAX_VALUE : currentCycle, queue.cycle());
+            long now = queue.time().currentTimeMillis();
+            long ageLimit = retention.byAge() ? now - retention.maxAge().toMillis() : Long.MIN_VALUE;
+            int deleted = 0;
+            for (int i = 0; i < files.size() - 1; i++) { // never the newest file
+                CycleFile f = files.get(i);
+                if (f.cycle() >= protectFrom) break;
+                boolean tooOld = f.endMillis() <= ageLimit;
+                boolean tooBig = retention.bySize() && total > retention.maxBytes();
+                if (!tooOld && !tooBig) break; // files are oldest first: the rest are younger and fit
+                try {
+                    Files.delete(f.path());
+                } catch (IOException e) {
+                    continue; // gone already, or not ours to delete: try the next
+                }
+                total -= f.bytes();
+                deleted++;
+                evictedFiles.incrementAndGet();
+                evictedBytes.addAndGet(f.bytes());
+                Long events = eventsByCycle.remove(f.cycle());
+                if (events != null) evictedEvents.addAndGet(events);
+            }
+            if (deleted > 0) queue.refreshDirectoryListing();
+            return deleted;
+        }
+    }
+
+    private record CycleFile(Path path, int cycle, long endMillis, long bytes) {}
+
+    /** The cycle files of the journal, oldest first. */
+    private java.util.List<CycleFile> cycleFiles() {
+        RollCycle rc = queue.rollCycle();
+        java.text.SimpleDateFormat fmt = new java.text.SimpleDateFormat(rc.format());
+        fmt.setTimeZone(java.util.TimeZone.getTimeZone("UTC"));
+        fmt.setLenient(false);
+        java.util.List<CycleFile> files = new java.util.ArrayList<>();
+        try (java.nio.file.DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + JournalFormat.QUEUE_FILE_SUFFIX)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                String stem = name.substring(0, name.length() - JournalFormat.QUEUE_FILE_SUFFIX.length());
+                java.text.ParsePosition pos = new java.text.ParsePosition(0);
+                java.util.Date start = fmt.parse(stem, pos);
+                if (start == null || pos.getIndex() != stem.length()) continue; // not a cycle file
+                int cycle = (int) Math.floorDiv(start.getTime() - queue.epoch(), (long) rc.lengthInMillis());
+                long bytes;
+                try {
+                    bytes = dev.droptrace.libc.Libc.allocatedBytes(p.toString());
+                } catch (RuntimeException gone) {
+                    continue;
+                }
+                files.add(new CycleFile(p, cycle, start.getTime() + rc.lengthInMillis(), bytes));
+            }
+        } catch (IOException e) {
+            return java.util.List.of();
+        }
+        files.sort(java.util.Comparator.comparingInt(CycleFile::cycle));
+        return files;
+    }
+
+    /** The retention policy in force. */
+    public RetentionPolicy retention() {
+        return retention;
+    }
+
+    /** The roll cycle in force (an existing journal keeps its own). */
+    public String rollCycleName() {
+        RollCycle rc = queue.rollCycle();
+        return rc instanceof Enum<?> e ? e.name() : rc.toString();
+    }
+
+    /** Cycle files deleted by retention since open. */
+    public long evictedFiles() {
+        return evictedFiles.get();
+    }
+
+    /** Bytes on disk those files occupied. */
+    public long evictedBytes() {
+        return evictedBytes.get();
+    }
+
+    /** Events those files held (counted on open and while writing). */
+    public long evictedEvents() {
+        return evictedEvents.get();
+    }
+
+    /** Events refused because the current cycle had reached its share (half) of the size limit. */
+    public long refusedEvents() {
+        return refusedEvents.get();
+    }
+
+    /** Times the live dictionary was written into a new cycle. */
+    public long dictionaryRewrites() {
+        return dictionaryRewrites.get();
     }
 
     private static void rollback(DocumentContext dc) {

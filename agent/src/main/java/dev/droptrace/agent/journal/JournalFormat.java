@@ -40,6 +40,41 @@ final class JournalFormat {
         }
     }
 
+    /**
+     * The roll cycle the queue in {@code dir} was written with, recognised from a cycle file's name
+     * (each Chronicle roll cycle names its files with its own pattern); FAST_HOURLY when there is no
+     * file yet. Readers pass it to Chronicle, which would otherwise override it with a warning.
+     */
+    static net.openhft.chronicle.queue.RollCycle rollCycleOf(Path dir) {
+        String stem = null;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + QUEUE_FILE_SUFFIX)) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                stem = name.substring(0, name.length() - QUEUE_FILE_SUFFIX.length());
+                break;
+            }
+        } catch (IOException e) {
+            stem = null;
+        }
+        if (stem != null) {
+            java.util.List<net.openhft.chronicle.queue.RollCycle> known = new java.util.ArrayList<>();
+            known.add(net.openhft.chronicle.queue.RollCycles.FAST_HOURLY);
+            known.addAll(java.util.List.of(net.openhft.chronicle.queue.RollCycles.values()));
+            known.addAll(java.util.List.of(net.openhft.chronicle.queue.rollcycles.TestRollCycles.values()));
+            for (net.openhft.chronicle.queue.RollCycle rc : known) {
+                java.text.SimpleDateFormat f = new java.text.SimpleDateFormat(rc.format());
+                f.setLenient(false);
+                f.setTimeZone(java.util.TimeZone.getTimeZone("UTC"));
+                java.text.ParsePosition pos = new java.text.ParsePosition(0);
+                if (f.parse(stem, pos) != null && pos.getIndex() == stem.length()
+                        && f.format(f.parse(stem, new java.text.ParsePosition(0))).equals(stem)) {
+                    return rc;
+                }
+            }
+        }
+        return net.openhft.chronicle.queue.RollCycles.FAST_HOURLY;
+    }
+
     /** True when {@code dir} holds at least one queue file. */
     static boolean hasQueueFiles(Path dir) {
         if (!Files.isDirectory(dir)) {

@@ -5,7 +5,6 @@ import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.event.DropView;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptTailer;
-import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.TailerDirection;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
@@ -80,12 +79,13 @@ public final class JournalReader implements AutoCloseable {
         if (closed || !JournalFormat.hasQueueFiles(dir)) {
             return false;
         }
+        net.openhft.chronicle.queue.RollCycle rollCycle = JournalFormat.rollCycleOf(dir);
         try {
-            queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).readOnly(true).build();
+            queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(rollCycle).readOnly(true).build();
             readOnly = true;
         } catch (RuntimeException readOnlyFailed) {
             try {
-                queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(RollCycles.FAST_HOURLY).build();
+                queue = SingleChronicleQueueBuilder.binary(dir).rollCycle(rollCycle).build();
             } catch (RuntimeException e) {
                 throw new JournalException("journal directory " + dir + " cannot be read: " + e.getMessage(), e);
             }

@@ -6,6 +6,8 @@
  * strings only by id, and because the dictionary lives in the same queue the journal is
  * self-contained. {@link dev.droptrace.agent.journal.JournalReader} is one independent tailer that
  * resolves ids as it goes and fills {@link dev.droptrace.agent.event.DropView}s; malformed excerpts
- * are skipped and counted, never thrown.
+ * are skipped and counted, never thrown. Retention ({@link dev.droptrace.agent.journal.RetentionPolicy})
+ * deletes whole old cycle files by age and size; the writer rewrites the live dictionary into each
+ * new cycle so the files that remain stay self-contained.
  */
 package dev.droptrace.agent.journal;

@@ -27,7 +27,9 @@ import java.util.TreeMap;
 
 /**
  * Drops as the kernel makes them: loads and attaches the kfree_skb BPF program, drains its ring
- * buffer on one thread, and appends one journal event per kernel record without allocating.
+ * buffer on one thread, and appends one journal event per kernel record without allocating. With
+ * aggregation on, the same thread flushes the per-flow counts once per interval
+ * ({@link KernelFlowTables}) and once more on stop, so every drop is journaled with its count.
  */
 public final class KernelDropSource implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KernelDropSource.class);
@@ -36,9 +38,13 @@ public final class KernelDropSource implements AutoCloseable {
     static final String PROG_BTF = "kfree_skb_btf";
     static final String PROG_CLASSIC = "kfree_skb_classic";
     /** enum dt_counter in kfree_skb.h */
-    static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2;
+    static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2, CNT_AGGREGATED = 3, CNT_FLOW_FULL = 4;
     /** enum dt_setting in kfree_skb.h */
-    static final int SET_WAKEUP_WATERMARK = 0;
+    static final int SET_WAKEUP_WATERMARK = 0, SET_AGGREGATE = 1;
+    /** System property overriding the flow tables' capacity (tests). */
+    public static final String FLOW_TABLE_SIZE_PROPERTY = "droptrace.kernel.flowTableSize";
+    /** Default aggregation interval: one record per flow per second during a storm. */
+    public static final long DEFAULT_AGGREGATE_INTERVAL_NS = 1_000_000_000L;
     /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
     static final int DRAIN_INTERVAL_MS = 50;
 
@@ -53,13 +59,17 @@ public final class KernelDropSource implements AutoCloseable {
     private final DropJournal journal;
     private final KernelRecordTranslator translator;
     private final MemorySegment key;
+    private final KernelFlowTables flows;
+    private final dev.droptrace.libbpf.BpfProgram program;
+    private final long aggregateIntervalNs;
     private volatile boolean running;
     private boolean stopped;
     private volatile Throwable failure;
     private Thread thread;
 
     private KernelDropSource(BpfObject object, BpfLink link, String attachedAs, DropJournal journal,
-                             DropReasons reasonNames, KernelSymbols symbols, String node, IdentityCache identities) {
+                             DropReasons reasonNames, KernelSymbols symbols, String node, IdentityCache identities,
+                             long aggregateIntervalNs) {
         this.object = object;
         this.link = link;
         this.attachedAs = attachedAs;
@@ -75,18 +85,39 @@ public final class KernelDropSource implements AutoCloseable {
         key.set(ValueLayout.JAVA_INT, 0, SET_WAKEUP_WATERMARK);
         value.set(ValueLayout.JAVA_LONG, 0, object.map("events").maxEntries() / 4);
         settings.update(key, value, 0);
+        this.aggregateIntervalNs = Math.max(0, aggregateIntervalNs);
+        this.flows = new KernelFlowTables(object, arena);
+        this.program = object.program(attachedAs.startsWith("tp_btf") ? PROG_BTF : PROG_CLASSIC);
+        key.set(ValueLayout.JAVA_INT, 0, SET_AGGREGATE);
+        value.set(ValueLayout.JAVA_LONG, 0, this.aggregateIntervalNs);
+        settings.update(key, value, 0);
     }
 
     /**
      * Checks the kernel, loads the program and attaches it: tp_btf/kfree_skb first, the classic
      * tracepoint if that fails. Throws {@link KernelSourceException} with one line naming what is missing.
      */
-    public static KernelDropSource open(DropJournal journal, String node, IdentityCache identities) {
-        return open(journal, node, identities, Boolean.getBoolean("droptrace.kernel.classic"));
+    public static KernelDropSource open(DropJournal journal, String node) {
+        return open(journal, node, null, DEFAULT_AGGREGATE_INTERVAL_NS);
     }
 
-    /** As {@link #open(DropJournal, String, IdentityCache)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
-    static KernelDropSource open(DropJournal journal, String node, IdentityCache identities, boolean classicOnly) {
+    /** As {@link #open(DropJournal, String)}, aggregating per flow over {@code aggregateIntervalNs} (0: a record per drop). */
+    public static KernelDropSource open(DropJournal journal, String node, long aggregateIntervalNs) {
+        return open(journal, node, null, aggregateIntervalNs);
+    }
+
+    /** With {@code identities} (may be null), events name both ends. */
+    public static KernelDropSource open(DropJournal journal, String node, IdentityCache identities, long aggregateIntervalNs) {
+        return open(journal, node, identities, Boolean.getBoolean("droptrace.kernel.classic"), aggregateIntervalNs);
+    }
+
+    /** As {@link #open(DropJournal, String)}; {@code classicOnly} skips tp_btf (tests, and -Ddroptrace.kernel.classic=true). */
+    static KernelDropSource open(DropJournal journal, String node, boolean classicOnly) {
+        return open(journal, node, null, classicOnly, DEFAULT_AGGREGATE_INTERVAL_NS);
+    }
+
+    static KernelDropSource open(DropJournal journal, String node, IdentityCache identities, boolean classicOnly,
+                                 long aggregateIntervalNs) {
         KernelPreflight.problem().ifPresent(p -> { throw new KernelSourceException(p); });
         DropReasons reasonNames = DropReasons.fromKernel();
         for (Map.Entry<Integer, String> r : reasonNames.all().entrySet()) {
@@ -101,9 +132,10 @@ public final class KernelDropSource implements AutoCloseable {
             obj = BpfObject.open("kfree_skb", elf);
             try {
                 obj.program(PROG_CLASSIC).setAutoload(false);
+                sizeFlowTables(obj);
                 obj.load();
                 BpfLink link = obj.program(PROG_BTF).attach();
-                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node, identities);
+                return new KernelDropSource(obj, link, "tp_btf/kfree_skb", journal, reasonNames, symbols, node, identities, aggregateIntervalNs);
             } catch (NativeCallException e) {
                 obj.close();
                 btfFailure = firstLine(e);
@@ -114,13 +146,27 @@ public final class KernelDropSource implements AutoCloseable {
         obj = BpfObject.open("kfree_skb", elf);
         try {
             obj.program(PROG_BTF).setAutoload(false);
+            sizeFlowTables(obj);
             obj.load();
             BpfLink link = obj.program(PROG_CLASSIC).attach();
-            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node, identities);
+            return new KernelDropSource(obj, link, "tracepoint/skb/kfree_skb", journal, reasonNames, symbols, node, identities, aggregateIntervalNs);
         } catch (NativeCallException e) {
             obj.close();
             throw new KernelSourceException("cannot attach to skb:kfree_skb: tp_btf: " + btfFailure
                     + "; tracepoint: " + firstLine(e), e);
+        }
+    }
+
+    /**
+     * Flow table capacity from -Ddroptrace.kernel.flowTableSize (tests use a tiny table to reach the
+     * full-table fallback); the object's own size (16384) otherwise. Hash inner maps may differ in
+     * size from the array of maps' template.
+     */
+    private static void sizeFlowTables(BpfObject obj) {
+        int size = Integer.getInteger(FLOW_TABLE_SIZE_PROPERTY, 0);
+        if (size > 0) {
+            obj.map("flows_a").setMaxEntries(size);
+            obj.map("flows_b").setMaxEntries(size);
         }
     }
 
@@ -167,11 +213,19 @@ public final class KernelDropSource implements AutoCloseable {
         RecordHandler handler = translator;
         journal.handOffToCurrentThread();
         try {
+            long interval = aggregateIntervalNs;
+            long nextFlush = System.nanoTime() + interval;
             while (running) {
                 translator.syncClock();
                 ring.poll(DRAIN_INTERVAL_MS, handler);
+                if (interval > 0 && System.nanoTime() - nextFlush >= 0) {
+                    flows.flush(handler);
+                    nextFlush = System.nanoTime() + interval;
+                }
             }
             ring.drain(handler); // what arrived before detach
+            flows.flushAll(handler); // the pending counts of every flow (also when aggregation is off: both tables are then empty)
+            ring.drain(handler);
         } catch (Throwable t) {
             failure = t;
             running = false;
@@ -195,7 +249,19 @@ public final class KernelDropSource implements AutoCloseable {
                 has = reasons.nextKey(k, next);
             }
             return new KernelCounters(counter(a, CNT_SEEN), counter(a, CNT_SUBMITTED), counter(a, CNT_LOST),
-                    translator.events(), translator.decodeErrors(), byReason);
+                    translator.events(), translator.decodeErrors(), byReason,
+                    translator.drops(), translator.journalErrors(), translator.journalErrorDrops(), translator.refusedDrops(),
+                    counter(a, CNT_AGGREGATED), counter(a, CNT_FLOW_FULL), flows.flowRecords(), flows.flowDrops(),
+                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs, missed());
+        }
+    }
+
+    /** The program's recursion misses: kfree_skb hits the kernel did not run it for (see BpfProgram#recursionMisses). */
+    private long missed() {
+        try {
+            return program.recursionMisses();
+        } catch (RuntimeException e) {
+            return 0;
         }
     }
 
@@ -238,7 +304,23 @@ public final class KernelDropSource implements AutoCloseable {
         arena.close();
     }
 
-    /** Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode errors, drops by reason. */
+    /**
+     * Kernel counts: drops seen, records submitted and lost in the ring, events journaled, decode
+     * errors, drops by reason; the drops the journaled events stand for, journal write errors (records
+     * and their drops), drops in records refused at the journal's cycle size share; aggregation: drops folded into flow counts in the kernel, drops recorded one by
+     * one because the flow table was full, records and drops journaled from flow counts, flushes, flows
+     * in the last retired table, table capacity, and the interval (0: off); runs the kernel skipped
+     * because the program was already running on that CPU (drops it never saw).
+     */
     public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
-                                 Map<String, Long> byReason) {}
+                                 Map<String, Long> byReason, long drops, long journalErrors, long journalErrorDrops,
+                                 long refusedDrops,
+                                 long aggregated, long flowTableFull, long flowRecords, long flowDrops,
+                                 long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs,
+                                 long missed) {
+        /** Drops counted in the kernel but not yet journaled: folded into flow counts awaiting the next flush. */
+        public long pending() {
+            return Math.max(0, aggregated - flowDrops);
+        }
+    }
 }

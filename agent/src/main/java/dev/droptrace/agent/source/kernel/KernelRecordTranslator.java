@@ -6,6 +6,7 @@ import dev.droptrace.agent.journal.DictionaryKind;
 import dev.droptrace.agent.journal.DropJournal;
 import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.agent.identity.IdentityResolver;
+import dev.droptrace.agent.journal.JournalException;
 import dev.droptrace.ksym.KernelSymbols;
 import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.Libc;
@@ -14,14 +15,18 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns each kernel {@code struct drop_event} into a journal event, in place and without allocating:
  * wall time from the kernel's monotonic stamp, interface and drop-site names as dictionary ids. A
  * record of the wrong size or with an impossible family is counted as a decode error and skipped.
- * Used by the one drain thread only.
+ * A record the journal refuses (disk full, I/O error) is counted as a journal error, with the drops
+ * it stood for, and the source goes on. Used by the one drain thread only.
  */
 final class KernelRecordTranslator implements RecordHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(KernelRecordTranslator.class);
     private final DropJournal journal;
     private final IdentityResolver identities;
     private final KernelSymbols symbols;
@@ -31,6 +36,10 @@ final class KernelRecordTranslator implements RecordHandler {
     private final DropRecord out = new DropRecord();
     private final AtomicLong events = new AtomicLong();
     private final AtomicLong decodeErrors = new AtomicLong();
+    private final AtomicLong drops = new AtomicLong();
+    private final AtomicLong journalErrors = new AtomicLong();
+    private final AtomicLong journalErrorDrops = new AtomicLong();
+    private final AtomicLong refusedDrops = new AtomicLong();
     private long wallOffsetNs;
     private long nextClockSync;
 
@@ -99,10 +108,21 @@ final class KernelRecordTranslator implements RecordHandler {
             r.interfaceId(journal.internBytes(DictionaryKind.STRING, data, off + KernelDropRecord.IFNAME,
                     KernelDropRecord.IFNAME_SIZE));
         }
-        r.locationId(symbolId(location));
-        if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
-        journal.appendEvent(scratch, 0);
+        try {
+            r.locationId(symbolId(location));
+            if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
+            if (!journal.appendEvent(scratch, 0)) { // the cycle is at its share of the size limit: counted there and here
+                refusedDrops.setRelease(refusedDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+                return;
+            }
+        } catch (JournalException e) {
+            if (journalErrors.getPlain() == 0) LOG.error("journal write failed (counted from now on): {}", e.getMessage());
+            journalErrors.setRelease(journalErrors.getPlain() + 1);
+            journalErrorDrops.setRelease(journalErrorDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+            return;
+        }
         events.setRelease(events.getPlain() + 1);
+        drops.setRelease(drops.getPlain() + Integer.toUnsignedLong(r.count()));
     }
 
     private int symbolId(long address) {
@@ -123,5 +143,25 @@ final class KernelRecordTranslator implements RecordHandler {
 
     long decodeErrors() {
         return decodeErrors.get();
+    }
+
+    /** Drops the journaled events stand for (the sum of their counts). */
+    long drops() {
+        return drops.get();
+    }
+
+    /** Records the journal refused. */
+    long journalErrors() {
+        return journalErrors.get();
+    }
+
+    /** Drops in records the journal refused because its current cycle was at its size share. */
+    long refusedDrops() {
+        return refusedDrops.get();
+    }
+
+    /** Drops those refused records stood for. */
+    long journalErrorDrops() {
+        return journalErrorDrops.get();
     }
 }

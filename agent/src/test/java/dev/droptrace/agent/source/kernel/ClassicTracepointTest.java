@@ -30,7 +30,7 @@ class ClassicTracepointTest {
             lab.link(a, b, "eth0", "eth0");
             lab.iptables(b, "-A", "INPUT", "-p", "udp", "--dport", "9997", "-j", "DROP");
             long netns = lab.netnsInode(b);
-            try (KernelDropSource source = KernelDropSource.open(journal, "classic", null, true)) {
+            try (KernelDropSource source = KernelDropSource.open(journal, "classic", true)) {
                 assertEquals("tracepoint/skb/kfree_skb", source.attachedAs());
                 source.start();
                 lab.sendUdp(a, b.ip4(), 9997, 42000, 25);
