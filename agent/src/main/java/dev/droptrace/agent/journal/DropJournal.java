@@ -58,8 +58,9 @@ public final class DropJournal implements AutoCloseable {
     private final SingleChronicleQueue queue;
     private ExcerptAppender appender;
 
-    private final byte[] eventScratch = new byte[DropRecord.SIZE];
-    private final MemorySegment eventScratchSegment = MemorySegment.ofArray(eventScratch);
+    /** An event excerpt: the type byte, then the record; reused for every append. */
+    private final byte[] eventExcerpt = new byte[1 + DropRecord.SIZE];
+    private final MemorySegment eventExcerptSegment = MemorySegment.ofArray(eventExcerpt);
 
     /** text -> id per kind code (STRING, IDENTITY, POLICY). */
     @SuppressWarnings("unchecked")
@@ -263,7 +264,22 @@ public final class DropJournal implements AutoCloseable {
             refusedEvents.setRelease(refusedEvents.getPlain() + 1);
             return false;
         }
-        MemorySegment.copy(seg, offset, eventScratchSegment, 0, DropRecord.SIZE);
+        eventExcerpt[0] = JournalFormat.TYPE_EVENT;
+        MemorySegment.copy(seg, offset, eventExcerptSegment, 1, DropRecord.SIZE);
+        ExcerptAppender a = writeExcerpt(eventExcerpt, eventExcerpt.length);
+        eventsAppended++;
+        if (a.cycle() != writerCycle) {
+            rolled(a.cycle());
+        }
+        eventsThisCycle++;
+        return true;
+    }
+
+    /**
+     * Writes one excerpt of {@code length} bytes and returns the appender; a failure rolls the
+     * excerpt back (no partial excerpt is left) and throws a {@link JournalException}.
+     */
+    private ExcerptAppender writeExcerpt(byte[] bytes, int length) {
         ExcerptAppender a = appender();
         DocumentContext dc;
         try {
@@ -272,9 +288,7 @@ public final class DropJournal implements AutoCloseable {
             throw translate(e);
         }
         try {
-            Bytes<?> b = dc.wire().bytes();
-            b.writeByte(JournalFormat.TYPE_EVENT);
-            b.write(eventScratch, 0, DropRecord.SIZE);
+            dc.wire().bytes().write(bytes, 0, length);
         } catch (RuntimeException | Error e) {
             rollback(dc);
             throw translate(e);
@@ -284,12 +298,7 @@ public final class DropJournal implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             throw translate(e);
         }
-        eventsAppended++;
-        if (a.cycle() != writerCycle) {
-            rolled(a.cycle());
-        }
-        eventsThisCycle++;
-        return true;
+        return a;
     }
 
     /** At the cap: whether the clock has moved on to a new cycle, so the next append rolls and may write. */
@@ -383,24 +392,7 @@ public final class DropJournal implements AutoCloseable {
         s.set(U32, 2, id);
         s.set(U32, 6, utf8.length);
         System.arraycopy(utf8, 0, rec, JournalFormat.DICTIONARY_HEADER_SIZE, utf8.length);
-        ExcerptAppender a = appender();
-        DocumentContext dc;
-        try {
-            dc = a.writingDocument();
-        } catch (RuntimeException | Error e) {
-            throw translate(e);
-        }
-        try {
-            dc.wire().bytes().write(rec, 0, rec.length);
-        } catch (RuntimeException | Error e) {
-            rollback(dc);
-            throw translate(e);
-        }
-        try {
-            dc.close();
-        } catch (RuntimeException | Error e) {
-            throw translate(e);
-        }
+        ExcerptAppender a = writeExcerpt(rec, rec.length);
         dictionaryRecordsAppended++;
         if (a.cycle() != writerCycle && !rewritingDictionary) {
             rolled(a.cycle());
