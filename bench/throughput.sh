@@ -8,7 +8,9 @@
 # usage: sudo bench/throughput.sh [SECONDS (default 10)] [ROUNDS (default 1)]
 # env:   SENDER_CPU (default 1) and CONSUMER_CPU (default 0): taskset pinning, empty for none;
 #        PAYLOAD (default 64) bytes per datagram; BATCH (default 64) datagrams per sendmmsg;
-#        SUBNET (default 10.230.1): the /24 the two namespaces share.
+#        SUBNET (default 10.230.1): the /24 the two namespaces share;
+#        CONTROL=1 adds a control phase: untraced, with a busy loop pinned to the consumer CPU (how much
+#        any CPU use there slows the sender on this machine).
 # Needs root, cc, libbpf-dev, iproute2, iptables, and a built tree (./mvnw -q -B -o install -DskipTests).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -66,13 +68,18 @@ ip -n "$nsa" link set "dtb$tag-a" up
 ip -n "$nsb" link set "dtb$tag-b" up
 ip netns exec "$nsb" iptables -A INPUT -p udp --dport $port -j DROP
 # resolve the neighbour before measuring, so no datagram waits on ARP
-ip netns exec "$nsa" ping -c 1 -W 1 "$subnet.2" >/dev/null 2>&1 || true
+ip netns exec "$nsa" "$root/bench/target/c/dropgen" "$subnet.2" $port 0.2 >/dev/null
 
 rule_counter() { # packets matched by the DROP rule
   ip netns exec "$nsb" iptables -nvxL INPUT | awk -v p="dpt:$port" '$0 ~ p {print $1; exit}'
 }
-cpu_ticks() { # utime + stime of a process, in clock ticks
-  awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ticks() { # "utime stime" of a process, in clock ticks
+  awk '{print $14, $15}' "/proc/$1/stat"
+}
+cpu_text() { # "utime stime" before and after -> "total (sys)" seconds; sets cpu_s
+  local a=($1) b=($2)
+  cpu_s=$(awk -v u=$((b[0] - a[0])) -v s=$((b[1] - a[1])) -v hz="$hz" 'BEGIN {printf "%.2f", (u + s) / hz}')
+  cpu_sys=$(awk -v s=$((b[1] - a[1])) -v hz="$hz" 'BEGIN {printf "%.2f", s / hz}')
 }
 hz=$(getconf CLK_TCK)
 json_num() { # top-level numeric field of agent-status.json
@@ -99,11 +106,20 @@ for round in $(seq 1 "$rounds"); do
   # (a) untraced
   flood
   untraced_rate=$drops_per_s
-  rows+=("$(printf '%-5s %-9s %12s %11s %12s %12s %6s %8s %10s %10s %9s' "$round" untraced "$drops" "$drops_per_s" - - - - - - -)")
+  rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" untraced "$drops" "$drops_per_s" - - - - - - - -)")
+
+  if [ "${CONTROL:-0}" = 1 ]; then
+    $consumer_pin sh -c 'while :; do :; done' &
+    consumer_pid=$!
+    flood
+    kill "$consumer_pid"; wait "$consumer_pid" 2>/dev/null || true
+    consumer_pid=""
+    rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" busy-loop "$drops" "$drops_per_s" - - - - - - - -)")
+  fi
 
   # (b) raw C consumer
   out=$work/rawdrain.out
-  $consumer_pin "$rawdrain" "$obj" >"$out" 2>"$work/rawdrain.err" &
+  $consumer_pin "$rawdrain" "$obj" 0 "$subnet.2" $port >"$out" 2>"$work/rawdrain.err" &
   consumer_pid=$!
   for _ in $(seq 1 100); do grep -q '^attached' "$out" 2>/dev/null && break; sleep 0.1; done
   grep -q '^attached' "$out" || { cat "$work/rawdrain.err" >&2; droptrace_die "rawdrain did not attach"; }
@@ -116,14 +132,15 @@ for round in $(seq 1 "$rounds"); do
   wait "$consumer_pid" || true
   consumer_pid=""
   raw_events=$(sed -n 's/^events=//p' "$out")
+  raw_flow=$(sed -n 's/^flow_events=//p' "$out")
   raw_lost=$(sed -n 's/^lost=//p' "$out")
   raw_seen=$(sed -n 's/^seen=//p' "$out")
-  raw_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  cpu_text "$t0" "$t1"; raw_cpu=$cpu_s raw_sys=$cpu_sys
   raw_rate=$drops_per_s raw_drops=$drops raw_load_s=$load_s
-  raw_eps=$(awk -v e="$raw_events" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
+  raw_eps=$(awk -v e="$raw_flow" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
   raw_cpu_per_s=$(awk -v c="$raw_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
   raw_rss_kb=$(sed -n 's/^maxrss_kb=//p' "$out")
-  rows+=("$(printf '%-5s %-9s %12s %11s %12s %12s %6s %8s %10s %10s %9s' "$round" raw-C "$drops" "$drops_per_s" "$raw_seen" "$raw_events" "$raw_lost" "$raw_cpu" "$raw_cpu_per_s" "$raw_eps" "$((raw_rss_kb / 1024))")")
+  rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" raw-C "$drops" "$drops_per_s" "$raw_flow" "$raw_events" "$raw_seen" "$raw_lost" "$raw_cpu ($raw_sys)" "$raw_cpu_per_s" "$raw_eps" "$((raw_rss_kb / 1024))")")
 
   # (c) droptrace agent
   journal=$work/journal-$round
@@ -151,29 +168,35 @@ for round in $(seq 1 "$rounds"); do
   kill -TERM "$consumer_pid"
   wait "$consumer_pid" || true
   consumer_pid=""
-  agent_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  cpu_text "$t0" "$t1"; agent_cpu=$cpu_s agent_sys=$cpu_sys
+  # this flow's events, counted in the journal itself (other drops on the machine are journaled too)
+  agent_flow=$("$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -Dchronicle.analytics.disable=true -jar "$jar" \
+    observe --journal "$journal" --to-ip "$subnet.2" --to-port $port -o compact 2>/dev/null | wc -l)
   agent_rate=$drops_per_s agent_drops=$drops
-  agent_eps=$(awk -v e="$agent_events" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
+  agent_eps=$(awk -v e="$agent_flow" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
   agent_cpu_per_s=$(awk -v c="$agent_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
-  rows+=("$(printf '%-5s %-9s %12s %11s %12s %12s %6s %8s %10s %10s %9s' "$round" agent "$drops" "$drops_per_s" "$agent_seen" "$agent_events" "$agent_lost" "$agent_cpu" "$agent_cpu_per_s" "$agent_eps" "$((agent_rss_kb / 1024))")")
+  rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" agent "$drops" "$drops_per_s" "$agent_flow" "$agent_events" "$agent_seen" "$agent_lost" "$agent_cpu ($agent_sys)" "$agent_cpu_per_s" "$agent_eps" "$((agent_rss_kb / 1024))")")
 
   summary+=("$(printf '%-5s %14s %14s %16s %14s %10s %10s' "$round" \
     "$(awk -v a="$agent_rate" -v r="$raw_rate" 'BEGIN {printf "%.3f", a / r}')" \
     "$(awk -v a="$agent_rate" -v u="$untraced_rate" 'BEGIN {printf "%.3f", a / u}')" \
-    "$(awk -v a="$agent_events" -v r="$raw_events" -v ad="$agent_drops" -v rd="$raw_drops" 'BEGIN {printf "%.3f", (a / ad) / (r / rd)}')" \
-    "$(awk -v a="$agent_events" -v d="$agent_drops" 'BEGIN {printf "%.4f", a / d}')" \
+    "$(awk -v a="$agent_flow" -v r="$raw_flow" -v ad="$agent_drops" -v rd="$raw_drops" 'BEGIN {printf "%.4f", (a / ad) / (r / rd)}')" \
+    "$(awk -v a="$agent_flow" -v d="$agent_drops" 'BEGIN {printf "%.4f", a / d}')" \
     "$((agent_lost + 0))" "$agent_cpu_per_s")")
 done
 
 echo
-echo "throughput: $(nproc) CPUs, kernel $(uname -r), ${secs}s of load per phase, UDP payload ${payload} B, sendmmsg batch ${batch}"
-printf '%-5s %-9s %12s %11s %12s %12s %6s %8s %10s %10s %9s\n' round consumer drops drops/s kernel_seen events lost cpu_s cpu_s/s events/s rss_MiB
+echo "throughput: $(nproc) CPUs, kernel $(uname -r), ${secs}s of load per phase, UDP payload ${payload} B, sendmmsg batch ${batch}, sender cpu ${sender_cpu:-any}, consumer cpu ${consumer_cpu:-any}"
+printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s''\n' round consumer drops drops/s flow_events all_events kernel_seen lost "cpu_s (sys)" cpu_s/s events/s rss_MiB
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "headline (agent vs raw C consumer, same run):"
-printf '%-5s %14s %14s %16s %14s %10s %10s\n' round drops/s_ratio vs_untraced capture_ratio events/drops agent_lost cpu_s/s
+printf '%-5s %14s %14s %16s %14s %10s %10s\n' round drops/s_ratio vs_untraced capture_ratio flow_ev/drops agent_lost cpu_s/s
 for s in "${summary[@]}"; do echo "$s"; done
 echo
-echo "drops: the DROP rule's packet counter over the load; kernel_seen/events/lost: since the consumer attached"
-echo "(includes the few other drops on the machine); cpu_s: consumer CPU over the load plus 0.5 s;"
-echo "capture_ratio: (agent events/drops) / (raw events/drops); rss_MiB: peak RSS (agent VmHWM, raw ru_maxrss)."
+echo "drops: the DROP rule's packet counter over the load; flow_events: records of this flow the consumer got"
+echo "(raw: counted in its callback; agent: counted in the journal with observe --to-ip --to-port);"
+echo "all_events/kernel_seen/lost: every drop on the machine since the consumer attached (kernel_seen and lost"
+echo "from the program's per-CPU counters); cpu_s: consumer CPU over the load plus 0.5 s, of it in the kernel;"
+echo "events/s: flow_events / load seconds; capture_ratio: (agent flow_events/drops) / (raw flow_events/drops);"
+echo "vs_untraced: agent drops/s / untraced drops/s; rss_MiB: peak RSS (agent VmHWM, raw ru_maxrss)."
