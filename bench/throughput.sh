@@ -9,6 +9,9 @@
 # env:   SENDER_CPU (default 1) and CONSUMER_CPU (default 0): taskset pinning, empty for none;
 #        PAYLOAD (default 64) bytes per datagram; BATCH (default 64) datagrams per sendmmsg;
 #        SUBNET (default 10.230.1): the /24 the two namespaces share;
+#        JOURNAL_BASE (default /tmp): where the agent's journal directory is made (its file system matters);
+#        AGENT_JAVA_OPTS: extra JVM options for the agent (e.g. -Ddroptrace.kernel.drainIntervalMs=10);
+#        RAW_INTERVAL_MS (default 50): the raw consumer's ring_buffer__poll timeout;
 #        CONTROL=1 adds a control phase: untraced, with a busy loop pinned to the consumer CPU (how much
 #        any CPU use there slows the sender on this machine).
 # Needs root, cc, libbpf-dev, iproute2, iptables, and a built tree (./mvnw -q -B -o install -DskipTests).
@@ -53,6 +56,7 @@ cleanup() {
   ip netns del "$nsa" 2>/dev/null || true
   ip netns del "$nsb" 2>/dev/null || true
   rm -rf "$work"
+  if [ -n "${journal:-}" ]; then rm -rf "$journal"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -119,7 +123,7 @@ for round in $(seq 1 "$rounds"); do
 
   # (b) raw C consumer
   out=$work/rawdrain.out
-  $consumer_pin "$rawdrain" "$obj" 0 "$subnet.2" $port >"$out" 2>"$work/rawdrain.err" &
+  RAWDRAIN_INTERVAL_MS=${RAW_INTERVAL_MS:-50} $consumer_pin "$rawdrain" "$obj" 0 "$subnet.2" $port >"$out" 2>"$work/rawdrain.err" &
   consumer_pid=$!
   for _ in $(seq 1 100); do grep -q '^attached' "$out" 2>/dev/null && break; sleep 0.1; done
   grep -q '^attached' "$out" || { cat "$work/rawdrain.err" >&2; droptrace_die "rawdrain did not attach"; }
@@ -143,10 +147,9 @@ for round in $(seq 1 "$rounds"); do
   rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" raw-C "$drops" "$drops_per_s" "$raw_flow" "$raw_events" "$raw_seen" "$raw_lost" "$raw_cpu ($raw_sys)" "$raw_cpu_per_s" "$raw_eps" "$((raw_rss_kb / 1024))")")
 
   # (c) droptrace agent
-  journal=$work/journal-$round
-  mkdir -p "$journal"
+  journal=$(mktemp -d "${JOURNAL_BASE:-/tmp}/droptrace-bench-journal.XXXXXX")
   $consumer_pin "$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xss512k \
-    -Dchronicle.analytics.disable=true -jar "$jar" agent --journal "$journal" >"$work/agent.log" 2>&1 &
+    -Dchronicle.analytics.disable=true ${AGENT_JAVA_OPTS:-} -jar "$jar" agent --journal "$journal" >"$work/agent.log" 2>&1 &
   consumer_pid=$!
   status=$journal/agent-status.json
   for _ in $(seq 1 300); do
@@ -172,6 +175,7 @@ for round in $(seq 1 "$rounds"); do
   # this flow's events, counted in the journal itself (other drops on the machine are journaled too)
   agent_flow=$("$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -Dchronicle.analytics.disable=true -jar "$jar" \
     observe --journal "$journal" --to-ip "$subnet.2" --to-port $port -o compact 2>/dev/null | wc -l)
+  rm -rf "$journal"
   agent_rate=$drops_per_s agent_drops=$drops
   agent_eps=$(awk -v e="$agent_flow" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
   agent_cpu_per_s=$(awk -v c="$agent_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
@@ -186,6 +190,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo
+echo "agent journal on: $(df -T "${JOURNAL_BASE:-/tmp}" | awk 'NR == 2 {print $2}') (${JOURNAL_BASE:-/tmp})"
 echo "throughput: $(nproc) CPUs, kernel $(uname -r), ${secs}s of load per phase, UDP payload ${payload} B, sendmmsg batch ${batch}, sender cpu ${sender_cpu:-any}, consumer cpu ${consumer_cpu:-any}"
 printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s''\n' round consumer drops drops/s flow_events all_events kernel_seen lost "cpu_s (sys)" cpu_s/s events/s rss_MiB
 for r in "${rows[@]}"; do echo "$r"; done

@@ -10,6 +10,8 @@
  * With DST_IP and DST_PORT it also counts the records of that one flow (flow_events=), so drops
  * made elsewhere on the machine at the same time do not blur the comparison.
  *
+ * RAWDRAIN_INTERVAL_MS in the environment changes the poll timeout (default 50, the agent's).
+ *
  * usage: rawdrain KFREE_SKB_BPF_O [SECONDS (0: until a signal)] [DST_IP DST_PORT]
  */
 #include <arpa/inet.h>
@@ -125,9 +127,11 @@ int main(int argc, char **argv)
 	}
 	printf("attached\n");
 	fflush(stdout);
+	const char *iv = getenv("RAWDRAIN_INTERVAL_MS");
+	int interval_ms = iv && atoi(iv) > 0 ? atoi(iv) : 50;
 	double end = seconds > 0 ? now() + seconds : 0;
 	while (!stop && (end == 0 || now() < end)) {
-		err = ring_buffer__poll(rb, 50);
+		err = ring_buffer__poll(rb, interval_ms);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "rawdrain: ring_buffer__poll: %s\n", strerror(-err));
 			break;

@@ -38,8 +38,11 @@ public final class KernelDropSource implements AutoCloseable {
     static final int CNT_SEEN = 0, CNT_SUBMITTED = 1, CNT_LOST = 2;
     /** enum dt_setting in kfree_skb.h */
     static final int SET_WAKEUP_WATERMARK = 0;
-    /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
-    static final int DRAIN_INTERVAL_MS = 50;
+    /**
+     * Longest wait between drains: the latency of a live tail when the ring is quiet
+     * ({@code -Ddroptrace.kernel.drainIntervalMs=N} to experiment; bench/throughput.sh).
+     */
+    static final int DRAIN_INTERVAL_MS = Math.max(1, Integer.getInteger("droptrace.kernel.drainIntervalMs", 50));
 
     private final Arena arena = Arena.ofShared();
     private final BpfObject object;
