@@ -11,7 +11,7 @@
 #        SUBNET (default 10.230.1): the /24 the two namespaces share;
 #        JOURNAL_BASE (default /tmp): where the agent's journal directory is made (its file system matters);
 #        AGENT_JAVA_OPTS: extra JVM options for the agent (e.g. -Ddroptrace.kernel.drainIntervalMs=10);
-#        RAW_INTERVAL_MS (default 50): the raw consumer's ring_buffer__poll timeout;
+#        RAW_INTERVAL_MS (default 10, the agent's drain interval): the raw consumer's ring_buffer__poll timeout;
 #        CONTROL=1 adds a control phase: untraced, with a busy loop pinned to the consumer CPU (how much
 #        any CPU use there slows the sender on this machine).
 # Needs root, cc, libbpf-dev, iproute2, iptables, and a built tree (./mvnw -q -B -o install -DskipTests).
@@ -123,7 +123,7 @@ for round in $(seq 1 "$rounds"); do
 
   # (b) raw C consumer
   out=$work/rawdrain.out
-  RAWDRAIN_INTERVAL_MS=${RAW_INTERVAL_MS:-50} $consumer_pin "$rawdrain" "$obj" 0 "$subnet.2" $port >"$out" 2>"$work/rawdrain.err" &
+  RAWDRAIN_INTERVAL_MS=${RAW_INTERVAL_MS:-10} $consumer_pin "$rawdrain" "$obj" 0 "$subnet.2" $port >"$out" 2>"$work/rawdrain.err" &
   consumer_pid=$!
   for _ in $(seq 1 100); do grep -q '^attached' "$out" 2>/dev/null && break; sleep 0.1; done
   grep -q '^attached' "$out" || { cat "$work/rawdrain.err" >&2; droptrace_die "rawdrain did not attach"; }
@@ -161,7 +161,7 @@ for round in $(seq 1 "$rounds"); do
   sleep 1
   t0=$(cpu_ticks "$consumer_pid")
   flood
-  sleep 0.5 # the agent drains every 50 ms; same margin as the raw consumer
+  sleep 0.5 # the agent drains every 10 ms; same margin as the raw consumer
   t1=$(cpu_ticks "$consumer_pid")
   sleep 2 # agent-status.json is rewritten once a second
   agent_events=$(json_num "$status" events)
@@ -190,6 +190,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo
+echo "drain interval: raw ${RAW_INTERVAL_MS:-10} ms, agent ${AGENT_JAVA_OPTS:-default (10 ms)}"
 echo "agent journal on: $(df -T "${JOURNAL_BASE:-/tmp}" | awk 'NR == 2 {print $2}') (${JOURNAL_BASE:-/tmp})"
 echo "throughput: $(nproc) CPUs, kernel $(uname -r), ${secs}s of load per phase, UDP payload ${payload} B, sendmmsg batch ${batch}, sender cpu ${sender_cpu:-any}, consumer cpu ${consumer_cpu:-any}"
 printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s''\n' round consumer drops drops/s flow_events all_events kernel_seen lost "cpu_s (sys)" cpu_s/s events/s rss_MiB

@@ -2,15 +2,15 @@
 /*
  * rawdrain: the baseline consumer for the throughput harness. Loads the agent's own
  * kfree_skb.bpf.o with libbpf, sets the same wakeup watermark (ring size / 4) in `settings`,
- * attaches tp_btf/kfree_skb and drains the ring with ring_buffer__poll(rb, 50) and a callback that
- * only counts, exactly the agent's drain interval. Stops after SECONDS or on SIGINT/SIGTERM, then
+ * attaches tp_btf/kfree_skb and drains the ring with ring_buffer__poll(rb, 10) and a callback that
+ * only counts: the agent's drain interval (KernelDropSource.DRAIN_INTERVAL_MS). Stops after SECONDS or on SIGINT/SIGTERM, then
  * detaches, drains what is left and prints key=value lines: events counted, the program's counters
  * (seen, submitted, lost, summed over CPUs) and its own CPU time (getrusage).
  *
  * With DST_IP and DST_PORT it also counts the records of that one flow (flow_events=), so drops
  * made elsewhere on the machine at the same time do not blur the comparison.
  *
- * RAWDRAIN_INTERVAL_MS in the environment changes the poll timeout (default 50, the agent's).
+ * RAWDRAIN_INTERVAL_MS in the environment changes the poll timeout (default 10 ms).
  *
  * usage: rawdrain KFREE_SKB_BPF_O [SECONDS (0: until a signal)] [DST_IP DST_PORT]
  */
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	printf("attached\n");
 	fflush(stdout);
 	const char *iv = getenv("RAWDRAIN_INTERVAL_MS");
-	int interval_ms = iv && atoi(iv) > 0 ? atoi(iv) : 50;
+	int interval_ms = iv && atoi(iv) > 0 ? atoi(iv) : 10;
 	double end = seconds > 0 ? now() + seconds : 0;
 	while (!stop && (end == 0 || now() < end)) {
 		err = ring_buffer__poll(rb, interval_ms);
