@@ -45,8 +45,16 @@ public final class KernelDropSource implements AutoCloseable {
     public static final String FLOW_TABLE_SIZE_PROPERTY = "droptrace.kernel.flowTableSize";
     /** Default aggregation interval: one record per flow per second during a storm. */
     public static final long DEFAULT_AGGREGATE_INTERVAL_NS = 1_000_000_000L;
-    /** Longest wait between drains: the latency of a live tail when the ring is quiet. */
-    static final int DRAIN_INTERVAL_MS = 50;
+    /**
+     * Longest wait between drains: the latency of a live tail when the ring is quiet. Short enough
+     * that at the highest drop rate of a small node (~330 k records/s, 37 MB/s) the ring never fills
+     * to the wakeup watermark (a quarter of the 8 MiB ring) between drains: at 50 ms it reached the
+     * watermark every cycle, so the dropping CPU paid for forced wakeups, and the datapath sustained
+     * 0.65-0.92 of the raw C consumer's rate instead of 0.95-0.99 (bench/throughput.sh, README
+     * "Performance"). Costs 100 timer wakeups/s when idle. {@code -Ddroptrace.kernel.drainIntervalMs=N}
+     * overrides it.
+     */
+    static final int DRAIN_INTERVAL_MS = Math.max(1, Integer.getInteger("droptrace.kernel.drainIntervalMs", 10));
 
     private final Arena arena = Arena.ofShared();
     private final BpfObject object;

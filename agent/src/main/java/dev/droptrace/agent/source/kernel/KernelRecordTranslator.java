@@ -27,10 +27,18 @@ import org.slf4j.LoggerFactory;
  */
 final class KernelRecordTranslator implements RecordHandler {
     private static final Logger LOG = LoggerFactory.getLogger(KernelRecordTranslator.class);
+    private static final int SITE_CACHE_SIZE = 256; // power of two
     private final DropJournal journal;
     private final IdentityResolver identities;
     private final KernelSymbols symbols;
     private final int[] symbolIds;
+    /**
+     * Direct-mapped cache of drop-site address -> dictionary id in front of the binary search over
+     * kallsyms: a node drops at a handful of sites, and the search was the largest cost of a record
+     * after the journal append itself (JMH HotPathBenchmark).
+     */
+    private final long[] siteCacheAddress = new long[SITE_CACHE_SIZE];
+    private final int[] siteCacheId = new int[SITE_CACHE_SIZE];
     private final int nodeId;
     private final MemorySegment scratch = Arena.ofAuto().allocate(DropRecord.SIZE, 8);
     private final DropRecord out = new DropRecord();
@@ -127,6 +135,15 @@ final class KernelRecordTranslator implements RecordHandler {
 
     private int symbolId(long address) {
         if (address == 0 || symbolIds.length == 0) return 0;
+        int slot = (int) (address ^ (address >>> 8) ^ (address >>> 16)) & (SITE_CACHE_SIZE - 1);
+        if (siteCacheAddress[slot] == address) return siteCacheId[slot];
+        int id = lookupSymbolId(address);
+        siteCacheAddress[slot] = address;
+        siteCacheId[slot] = id;
+        return id;
+    }
+
+    private int lookupSymbolId(long address) {
         int idx = symbols.indexOf(address);
         if (idx < 0) return 0;
         int id = symbolIds[idx];

@@ -110,4 +110,40 @@ class KernelRecordTranslatorTest {
             assertEquals(4 + 5000 - accepted, t.decodeErrors());
         }
     }
+
+    @Test
+    void dropSitesResolveTheSameWithTheSiteCache() throws Exception {
+        long hook = 0xffffffff81a00010L, udp = 0xffffffff81a00408L;
+        // an address in udp_queue_rcv_skb that lands in the same cache slot as `hook`
+        long colliding = 0;
+        for (long a = 0xffffffff81a00400L + 8; colliding == 0; a += 8) {
+            if (slot(a) == slot(hook)) colliding = a;
+        }
+        long[] sites = {hook, udp, colliding, hook, 0xffffffff80000000L, colliding, udp, hook};
+        String[] names = {"nf_hook_slow", "udp_queue_rcv_skb", "udp_queue_rcv_skb", "nf_hook_slow", null,
+                "udp_queue_rcv_skb", "udp_queue_rcv_skb", "nf_hook_slow"};
+        Path jdir = dir.resolve("j");
+        try (DropJournal journal = DropJournal.open(jdir); Arena arena = Arena.ofConfined()) {
+            KernelRecordTranslator t = new KernelRecordTranslator(journal, symbols(), "n");
+            MemorySegment r = record(arena);
+            for (long site : sites) {
+                r.set(ValueLayout.JAVA_LONG_UNALIGNED, KernelDropRecord.LOCATION, site);
+                t.onRecord(r, 0, KernelDropRecord.SIZE);
+            }
+        }
+        try (JournalReader reader = JournalReader.open(jdir)) {
+            DropView v = new DropView();
+            for (int i = 0; i < sites.length; i++) {
+                assertTrue(reader.next(v));
+                assertEquals(names[i], v.locationName(), "event " + i);
+                assertEquals(sites[i], v.location(), "event " + i);
+            }
+            assertFalse(reader.next(v));
+        }
+    }
+
+    /** The translator's drop-site cache slot (KernelRecordTranslator.symbolId). */
+    private static int slot(long address) {
+        return (int) (address ^ (address >>> 8) ^ (address >>> 16)) & 255;
+    }
 }

@@ -1,0 +1,151 @@
+package dev.droptrace.agent.source.kernel;
+
+import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.ksym.KernelSymbols;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The agent's per-event hot path on one thread: {@link KernelRecordTranslator#onRecord} decodes a
+ * kernel {@code struct drop_event} in place and appends it to a {@link DropJournal} (Chronicle
+ * Queue) in a temporary directory. The input is a buffer laid out like the ring's data area
+ * (8-byte header, 104-byte record, padded to 112) holding {@value #RECORDS} realistic IPv4 UDP/TCP
+ * drops: 64 flows, 8 interface names, 4 real kernel drop sites (when /proc/kallsyms shows
+ * addresses). One op is one event, so ops/s is events/s; run with {@code -prof gc} for
+ * gc.alloc.rate.norm (bytes per event).
+ *
+ * <p>A fresh journal per iteration keeps the disk use of a run bounded (about 140 bytes per event).
+ *
+ * <p>TODO(identity): enrichment with the identity cache (10,000 identities, issue 4 item 2) is
+ * being written on another branch; once the translator resolves src/dst identities, build the
+ * cache here in {@link #openJournal} and the benchmark measures decode + enrich + append unchanged.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+// the forked JVM needs the agent's flags (root pom droptrace.jvm.flags); the jar manifest only covers java -jar
+@Fork(value = 1, jvmArgsAppend = {
+        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+        "-Dchronicle.analytics.disable=true", "-Dchronicle.announcer.disable=true",
+        "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+        "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
+        "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+        "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
+        "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED"})
+public class HotPathBenchmark {
+    static final int RECORDS = 1024;
+    static final int STRIDE = 112; // 8-byte ring header + 104-byte record, 8-aligned
+    static final int NETFILTER_DROP = 6;
+    static final String[] DROP_SITES = {"nf_hook_slow", "udp_queue_rcv_one_skb", "tcp_v4_rcv", "ip_rcv_finish_core"};
+
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.nativeOrder());
+
+    private final Arena arena = Arena.ofShared();
+    private KernelSymbols symbols;
+    private MemorySegment ring;
+    private Path dir;
+    private DropJournal journal;
+    private KernelRecordTranslator translator;
+
+    @Setup(Level.Trial)
+    public void fillRing() {
+        symbols = KernelSymbols.load();
+        long[] sites = new long[DROP_SITES.length];
+        for (int i = 0; i < sites.length; i++) {
+            int idx = symbols.available() ? symbols.indexOfName(DROP_SITES[i]) : -1;
+            sites[i] = idx >= 0 ? symbols.address(idx) + 0x40 + i : 0xffffffff81000000L + 0x1000L * i;
+        }
+        ring = arena.allocate((long) RECORDS * STRIDE, 8);
+        for (int i = 0; i < RECORDS; i++) {
+            long hdr = (long) i * STRIDE;
+            ring.set(U32, hdr, KernelDropRecord.SIZE); // ring header: length, committed
+            ring.set(U32, hdr + 4, 0);
+            long r = hdr + 8;
+            int flow = i % 64;
+            boolean tcp = flow % 4 == 0;
+            ring.set(U64, r + KernelDropRecord.KTIME_NS, 1_000_000_000_000L + i * 3_000L);
+            ring.set(U64, r + KernelDropRecord.LOCATION, sites[i % sites.length]);
+            ring.set(U32, r + KernelDropRecord.REASON, NETFILTER_DROP);
+            ring.set(U32, r + KernelDropRecord.NETNS, 0xF0000000 + flow % 8);
+            ring.set(U32, r + KernelDropRecord.IFINDEX, 2 + flow % 8);
+            ring.set(U32, r + KernelDropRecord.LENGTH, 92 + flow);
+            ring.set(U32, r + KernelDropRecord.CPU, i & 1);
+            ring.set(U32, r + KernelDropRecord.COUNT, 1);
+            ring.set(U16, r + KernelDropRecord.L3_PROTO, (short) 0x0800);
+            ring.set(ValueLayout.JAVA_BYTE, r + KernelDropRecord.FAMILY, (byte) 4);
+            ring.set(ValueLayout.JAVA_BYTE, r + KernelDropRecord.PROTOCOL, (byte) (tcp ? 6 : 17));
+            ring.set(U16, r + KernelDropRecord.SPORT, (short) (40000 + flow));
+            ring.set(U16, r + KernelDropRecord.DPORT, (short) (tcp ? 443 : 9999));
+            ring.set(ValueLayout.JAVA_BYTE, r + KernelDropRecord.TCP_FLAGS, (byte) (tcp ? 0x02 : 0));
+            byte[] src = {10, (byte) 230, 1, (byte) (1 + flow)};
+            byte[] dst = {10, (byte) 230, 2, (byte) (1 + flow % 16)};
+            MemorySegment.copy(MemorySegment.ofArray(src), 0, ring, r + KernelDropRecord.SADDR, 4);
+            MemorySegment.copy(MemorySegment.ofArray(dst), 0, ring, r + KernelDropRecord.DADDR, 4);
+            byte[] ifname = ("veth" + Integer.toHexString(0xa0 + flow % 8) + "c1d2").getBytes(StandardCharsets.US_ASCII);
+            MemorySegment.copy(MemorySegment.ofArray(ifname), 0, ring, r + KernelDropRecord.IFNAME, ifname.length);
+        }
+    }
+
+    @Setup(Level.Iteration)
+    public void openJournal() throws IOException {
+        dir = Files.createTempDirectory("droptrace-hotpath");
+        journal = DropJournal.open(dir);
+        journal.defineReason(dev.droptrace.agent.event.DropSource.KERNEL, NETFILTER_DROP, "NETFILTER_DROP");
+        translator = new KernelRecordTranslator(journal, symbols, "bench-node");
+    }
+
+    @TearDown(Level.Iteration)
+    public void closeJournal() throws IOException {
+        long errors = translator.decodeErrors();
+        journal.close();
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        if (errors != 0) throw new IllegalStateException(errors + " decode errors: the benchmark's records are wrong");
+    }
+
+    @TearDown(Level.Trial)
+    public void freeRing() {
+        arena.close();
+    }
+
+    /** Decode + journal append of {@value #RECORDS} records, as one drain of the ring would. */
+    @Benchmark
+    @OperationsPerInvocation(RECORDS)
+    public void decodeAndAppend() {
+        KernelRecordTranslator t = translator;
+        MemorySegment data = ring;
+        t.syncClock(); // once per drain, as KernelDropSource does
+        for (int i = 0; i < RECORDS; i++) {
+            t.onRecord(data, (long) i * STRIDE + 8, KernelDropRecord.SIZE);
+        }
+    }
+}
