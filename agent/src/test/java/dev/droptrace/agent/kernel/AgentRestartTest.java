@@ -32,11 +32,9 @@ class AgentRestartTest {
     @BeforeEach
     void setUp() {
         assumeKernelTestbed();
-        lab = NetnsLab.create(211);
-        client = lab.addPod("client");
-        server = lab.addPod("server");
-        lab.link(client, server, "eth0", "eth0");
-        lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + PORT, "-j", "DROP");
+        lab = clientServer(211, PORT);
+        client = lab.pod("client");
+        server = lab.pod("server");
     }
 
     @AfterEach

@@ -39,11 +39,9 @@ class DropStormTest {
     @BeforeEach
     void setUp() {
         assumeKernelTestbed();
-        lab = NetnsLab.create(243);
-        client = lab.addPod("client");
-        server = lab.addPod("server");
-        lab.link(client, server, "eth0", "eth0");
-        lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + PORT, "-j", "DROP");
+        lab = clientServer(243, PORT);
+        client = lab.pod("client");
+        server = lab.pod("server");
         netns = lab.netnsInode(server);
     }
 

@@ -46,11 +46,9 @@ class IdentityDropsTest {
     @BeforeEach
     void setUp() {
         assumeKernelTestbed();
-        lab = NetnsLab.create(213);
-        client = lab.addPod("client");
-        server = lab.addPod("server");
-        lab.link(client, server, "eth0", "eth0");
-        lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + PORT, "-j", "DROP");
+        lab = clientServer(213, PORT);
+        client = lab.pod("client");
+        server = lab.pod("server");
     }
 
     @AfterEach

@@ -36,12 +36,10 @@ class KernelDropsTest {
     @BeforeEach
     void setUp() {
         assumeKernelTestbed();
-        lab = NetnsLab.create(210);
-        client = lab.addPod("client");
-        server = lab.addPod("server");
-        lab.link(client, server, "eth0", "eth0");
-        // rule 1: UDP, rule 2: TCP, in both families
-        lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + UDP_DROP_PORT, "-j", "DROP");
+        lab = clientServer(210, UDP_DROP_PORT);
+        client = lab.pod("client");
+        server = lab.pod("server");
+        // rule 1: UDP (clientServer), rule 2: TCP; the same two in ip6tables
         lab.iptables(server, "-A", "INPUT", "-p", "tcp", "--dport", "" + TCP_DROP_PORT, "-j", "DROP");
         lab.ip6tables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + UDP_DROP_PORT, "-j", "DROP");
         lab.ip6tables(server, "-A", "INPUT", "-p", "tcp", "--dport", "" + TCP_DROP_PORT, "-j", "DROP");

@@ -3,6 +3,7 @@ package dev.droptrace.agent.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.droptrace.agent.cli.Main;
+import dev.droptrace.agent.lab.NetnsLab;
 import dev.droptrace.agent.source.kernel.KernelPreflight;
 import org.junit.jupiter.api.Assumptions;
 
@@ -32,6 +33,24 @@ final class KernelTestSupport {
         }
         Assumptions.assumeTrue(root, "kernel tests need root (BPF, network namespaces, iptables); skipped");
         KernelPreflight.problem().ifPresent(p -> Assumptions.abort("kernel tests skipped: " + p));
+    }
+
+    /**
+     * Two pods, "client" and "server", joined by eth0 on both sides, the server dropping UDP to
+     * {@code udpDropPort} (rule 1 of its INPUT chain). Closed again if setting it up fails.
+     */
+    static NetnsLab clientServer(int octet, int udpDropPort) {
+        NetnsLab lab = NetnsLab.create(octet);
+        try {
+            NetnsLab.Pod client = lab.addPod("client");
+            NetnsLab.Pod server = lab.addPod("server");
+            lab.link(client, server, "eth0", "eth0");
+            lab.iptables(server, "-A", "INPUT", "-p", "udp", "--dport", "" + udpDropPort, "-j", "DROP");
+            return lab;
+        } catch (RuntimeException e) {
+            lab.close();
+            throw e;
+        }
     }
 
     record CliResult(int exit, String out, String err) {}
