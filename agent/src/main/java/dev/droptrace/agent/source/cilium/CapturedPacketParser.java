@@ -87,7 +87,7 @@ public final class CapturedPacketParser {
             if (q < 0) {
                 return q == NOT_IP ? Status.NOT_IP : Status.TRUNCATED_L2;
             }
-            return parseIp(seg, q & OFFSET_MASK, end, (int) (q >>> 48), out);
+            return parseIp(seg, q & OFFSET_MASK, end, (int) (q >>> 48) == 4 ? ETH_P_IP : ETH_P_IPV6, out);
         }
         if (l3Device) {
             int v = (seg.get(U8, off) & 0xf0) >>> 4;
@@ -97,7 +97,7 @@ public final class CapturedPacketParser {
         if (p < 0) {
             return p == NOT_IP ? Status.NOT_IP : Status.TRUNCATED_L2;
         }
-        return parseIp(seg, p & OFFSET_MASK, end, (int) (p >>> 48), out);
+        return parseIp(seg, p & OFFSET_MASK, end, (int) (p >>> 48) == 4 ? ETH_P_IP : ETH_P_IPV6, out);
     }
 
     private static final long TRUNCATED = -1;
@@ -105,7 +105,7 @@ public final class CapturedPacketParser {
     private static final long OFFSET_MASK = (1L << 48) - 1;
 
     /**
-     * Skips an Ethernet header and up to two VLAN tags. Returns {@code ethertype << 48 | l3 offset},
+     * Skips an Ethernet header and up to two VLAN tags. Returns {@code ipVersion << 48 | l3 offset},
      * {@link #TRUNCATED}, or {@link #NOT_IP}.
      */
     private static long skipEthernet(MemorySegment seg, long p, long end) {
@@ -124,7 +124,7 @@ public final class CapturedPacketParser {
         if (type != ETH_P_IP && type != ETH_P_IPV6) {
             return NOT_IP;
         }
-        return (long) type << 48 | p;
+        return (long) (type == ETH_P_IP ? 4 : 6) << 48 | p;
     }
 
     /** From an outer IP header, returns the offset of the UDP payload, or -1. */
