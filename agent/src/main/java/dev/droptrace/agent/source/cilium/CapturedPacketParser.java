@@ -42,7 +42,11 @@ public final class CapturedPacketParser {
     private static final int ETH_P_IPV6 = 0x86dd;
     private static final int ETH_P_8021Q = 0x8100;
     private static final int ETH_P_8021AD = 0x88a8;
-    private static final int GENEVE_PORT = 6081;
+
+    /** Tunnel kinds for {@link #parse}: none, VXLAN (8-byte header), Geneve (8 bytes plus options). */
+    public static final int TUNNEL_NONE = 0;
+    public static final int TUNNEL_VXLAN = 1;
+    public static final int TUNNEL_GENEVE = 2;
 
     /** Protocol numbers. */
     public static final int IPPROTO_ICMP = 1;
@@ -58,15 +62,16 @@ public final class CapturedPacketParser {
      * Parses {@code len} captured bytes at {@code off} of {@code seg} into {@code out}.
      *
      * @param l3Device the capture starts at the IP header
-     * @param overlay  the capture is a VXLAN or Geneve packet (drop/trace flags)
+     * @param tunnel   {@link #TUNNEL_NONE}, or the overlay the drop flags name ({@link #TUNNEL_VXLAN},
+     *                 {@link #TUNNEL_GENEVE}); the UDP port is not consulted, since Cilium's tunnel port is
+     *                 configurable
      */
-    public static Status parse(MemorySegment seg, long off, int len, boolean l3Device, boolean overlay,
-            DropRecord out) {
+    public static Status parse(MemorySegment seg, long off, int len, boolean l3Device, int tunnel, DropRecord out) {
         if (len <= 0) {
             return Status.EMPTY;
         }
         long end = off + len;
-        if (overlay) {
+        if (tunnel != TUNNEL_NONE) {
             // outer Ethernet (or IP on an L3 device) / IP / UDP / tunnel header / inner Ethernet
             long p = off;
             if (!l3Device) {
@@ -80,9 +85,8 @@ public final class CapturedPacketParser {
             if (udp < 0 || udp + 8 > end) {
                 return Status.TRUNCATED_L2;
             }
-            int dport = u16(seg, udp - 6);
             // VXLAN: 8-byte header; Geneve: 8 bytes plus options (low 6 bits of byte 0, in 4-byte words)
-            long inner = dport == GENEVE_PORT ? udp + 8 + 4L * (seg.get(U8, udp) & 0x3f) : udp + 8;
+            long inner = tunnel == TUNNEL_GENEVE ? udp + 8 + 4L * (seg.get(U8, udp) & 0x3f) : udp + 8;
             long q = skipEthernet(seg, inner, end);
             if (q < 0) {
                 return q == NOT_IP ? Status.NOT_IP : Status.TRUNCATED_L2;

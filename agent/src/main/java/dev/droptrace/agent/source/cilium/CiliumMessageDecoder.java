@@ -41,7 +41,7 @@ public final class CiliumMessageDecoder {
 
     /** Why a sample was rejected. */
     public enum DecodeError {
-        /** No bytes at all. */
+        /** No bytes at all, or a length outside the segment. */
         EMPTY,
         /** Shorter than its fixed struct. */
         TRUNCATED,
@@ -296,7 +296,7 @@ public final class CiliumMessageDecoder {
     public CapturedPacketParser.Status fill(DropRecord out) {
         out.clear().source(DropSource.CILIUM);
         boolean l3;
-        boolean overlay;
+        int tunnel;
         if (lastKind == Kind.DROP) {
             int flags = drop.flags();
             out.length(drop.lenOrig()).ifindex(drop.ifindex()).reasonCode(drop.reason());
@@ -306,7 +306,9 @@ public final class CiliumMessageDecoder {
                 out.family(DropRecord.FAMILY_IPV6);
             }
             l3 = (flags & DropNotify.FLAG_L3_DEV) != 0;
-            overlay = (flags & (DropNotify.FLAG_VXLAN | DropNotify.FLAG_GENEVE)) != 0;
+            tunnel = (flags & DropNotify.FLAG_GENEVE) != 0 ? CapturedPacketParser.TUNNEL_GENEVE
+                    : (flags & DropNotify.FLAG_VXLAN) != 0 ? CapturedPacketParser.TUNNEL_VXLAN
+                    : CapturedPacketParser.TUNNEL_NONE;
         } else if (lastKind == Kind.POLICY_VERDICT) {
             out.length(verdict.lenOrig()).reasonCode(verdict.dropReason());
             out.direction(Direction.fromCode(verdict.direction()));
@@ -318,12 +320,12 @@ public final class CiliumMessageDecoder {
                 out.dstPort(verdict.dstPort());
             }
             l3 = verdict.l3();
-            overlay = false;
+            tunnel = CapturedPacketParser.TUNNEL_NONE;
         } else {
             return CapturedPacketParser.Status.EMPTY;
         }
         CapturedPacketParser.Status s = packetKnown
-                ? CapturedPacketParser.parse(segment, packetOffset, packetLength, l3, overlay, out)
+                ? CapturedPacketParser.parse(segment, packetOffset, packetLength, l3, tunnel, out)
                 : CapturedPacketParser.Status.EMPTY;
         packetCounts[s.ordinal()]++;
         return s;

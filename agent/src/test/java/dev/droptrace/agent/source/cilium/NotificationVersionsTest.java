@@ -192,6 +192,10 @@ class NotificationVersionsTest {
             assertEquals(CapturedPacketParser.Status.OK, dec.fill(r));
             SpecVectorsTest.assertSyn(r);
 
+            dec.decode(Samples.perfPad(Samples.drop(48, 3, 133, 0, DropNotify.FLAG_GENEVE, Samples.geneveSynPacket())));
+            assertEquals(CapturedPacketParser.Status.OK, dec.fill(r));
+            SpecVectorsTest.assertSyn(r);
+
             // an ARP frame: still a drop, with no addresses
             byte[] arp = new byte[42];
             arp[12] = 0x08;

@@ -131,4 +131,17 @@ final class Samples {
         b.put(SYN_PACKET);
         return b.array();
     }
+
+    /** The SYN packet inside Geneve on a non-default port, with one 4-byte option. */
+    static byte[] geneveSynPacket() {
+        ByteBuffer b = ByteBuffer.allocate(14 + 20 + 8 + 12 + SYN_PACKET.length);
+        b.put(new byte[12]).putShort((short) 0x0800);
+        b.put((byte) 0x45).put((byte) 0).putShort((short) (20 + 8 + 12 + SYN_PACKET.length)).putInt(0)
+                .put((byte) 64).put((byte) 17).putShort((short) 0);
+        b.put(new byte[] {(byte) 192, (byte) 168, 0, 1}).put(new byte[] {(byte) 192, (byte) 168, 0, 2});
+        b.putShort((short) 51000).putShort((short) 16081).putShort((short) (20 + SYN_PACKET.length)).putShort((short) 0);
+        b.put((byte) 0x01).put((byte) 0).putShort((short) 0x6558).putInt(0x00000100).putInt(0x01020304);
+        b.put(SYN_PACKET);
+        return b.array();
+    }
 }

@@ -160,7 +160,7 @@ class SpecVectorsTest {
         assertTrue(CiliumMessageDecoder.fits(b.length, 32, 66), "100 = roundup(32 + 66 + 4, 8) - 4");
         try (Arena arena = Arena.ofConfined()) {
             DropRecord r = new DropRecord().wrap(arena.allocate(DropRecord.SIZE), 0).clear();
-            assertEquals(CapturedPacketParser.Status.OK, CapturedPacketParser.parse(seg(b), 32, 66, false, false, r));
+            assertEquals(CapturedPacketParser.Status.OK, CapturedPacketParser.parse(seg(b), 32, 66, false, CapturedPacketParser.TUNNEL_NONE, r));
             assertEquals(DropRecord.FAMILY_IPV4, r.family());
             assertEquals(0xc0a83c0b, r.srcIpv4()); // 192.168.60.11
             assertEquals(0x0a10ecb2, r.dstIpv4()); // 10.16.236.178
