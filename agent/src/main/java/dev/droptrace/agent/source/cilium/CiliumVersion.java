@@ -1,0 +1,56 @@
+package dev.droptrace.agent.source.cilium;
+
+/**
+ * A Cilium release as major.minor, given with {@code --cilium-version} to settle the header lengths
+ * the notifications do not encode (spec section 3.6): drop version 0/1 is 32 bytes up to v1.12 and
+ * 36 from v1.13; policy verdicts are 32 bytes up to v1.18 and 40 from v1.19.
+ *
+ * @param major major version, 1
+ * @param minor minor version
+ */
+public record CiliumVersion(int major, int minor) implements Comparable<CiliumVersion> {
+    /** First release with the 36-byte drop v1 layout. */
+    public static final CiliumVersion V1_13 = new CiliumVersion(1, 13);
+    /** First release with the 40-byte policy-verdict layout. */
+    public static final CiliumVersion V1_19 = new CiliumVersion(1, 19);
+
+    /**
+     * Parses "1.16", "v1.16.3" or "1.20.0-dev".
+     *
+     * @throws IllegalArgumentException if the text is not a version
+     */
+    public static CiliumVersion parse(String text) {
+        String s = text.strip();
+        if (s.startsWith("v") || s.startsWith("V")) {
+            s = s.substring(1);
+        }
+        String[] parts = s.split("[.\\-+]");
+        try {
+            if (parts.length < 2) {
+                throw new IllegalArgumentException("not a Cilium version (want major.minor): " + text);
+            }
+            int major = Integer.parseInt(parts[0]);
+            int minor = Integer.parseInt(parts[1]);
+            if (major < 0 || minor < 0) {
+                throw new IllegalArgumentException("not a Cilium version: " + text);
+            }
+            return new CiliumVersion(major, minor);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a Cilium version (want major.minor): " + text, e);
+        }
+    }
+
+    public boolean atLeast(CiliumVersion other) {
+        return compareTo(other) >= 0;
+    }
+
+    @Override
+    public int compareTo(CiliumVersion o) {
+        return major != o.major ? Integer.compare(major, o.major) : Integer.compare(minor, o.minor);
+    }
+
+    @Override
+    public String toString() {
+        return major + "." + minor;
+    }
+}
