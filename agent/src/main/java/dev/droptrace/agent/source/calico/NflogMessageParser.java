@@ -214,6 +214,7 @@ public final class NflogMessageParser {
         mark = 0;
         indev = outdev = physindev = physoutdev = 0;
         prefixLength = payloadLength = conntrackLength = 0;
+        prefixOffset = payloadOffset = conntrackOffset = start; // absent: empty, inside this message
         int seen = 0;
         long pos = start + NLMSG_HDRLEN + NFGENMSG_LEN;
         while (end - pos >= NLA_HDRLEN) {
