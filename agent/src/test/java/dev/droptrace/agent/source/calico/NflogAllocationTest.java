@@ -10,7 +10,10 @@ import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
 
-/** The hot path (netlink walk, attribute reads, payload decoding into a record) allocates nothing per message. */
+/**
+ * The hot path (netlink walk, attribute reads, payload decoding into a record, prefix lookup in the
+ * cache) allocates nothing per message.
+ */
 class NflogAllocationTest {
     private static final int MESSAGES_PER_BUFFER = 10;
 
@@ -33,12 +36,13 @@ class NflogAllocationTest {
             MemorySegment records = arena.allocate(DropRecord.SIZE);
             NflogMessageParser parser = new NflogMessageParser();
             NflogPayloadDecoder decoder = new NflogPayloadDecoder();
+            CalicoPrefixCache prefixes = new CalicoPrefixCache(64);
             DropRecord record = new DropRecord().wrap(records, 0);
 
-            long warm = run(parser, decoder, record, buffer, bytes.length, 50_000);
+            long warm = run(parser, decoder, prefixes, record, buffer, bytes.length, 50_000);
             long threadId = Thread.currentThread().threadId();
             long before = mx.getThreadAllocatedBytes(threadId);
-            long packets = run(parser, decoder, record, buffer, bytes.length, 10_000);
+            long packets = run(parser, decoder, prefixes, record, buffer, bytes.length, 10_000);
             long allocated = mx.getThreadAllocatedBytes(threadId) - before;
 
             assertEquals(100_000, packets);
@@ -49,7 +53,8 @@ class NflogAllocationTest {
         }
     }
 
-    private static long run(NflogMessageParser parser, NflogPayloadDecoder decoder, DropRecord record,
+    private static long run(NflogMessageParser parser, NflogPayloadDecoder decoder, CalicoPrefixCache prefixes,
+                            DropRecord record,
                             MemorySegment buffer, int length, int buffers) {
         long packets = 0;
         long checksum = 0;
@@ -60,7 +65,7 @@ class NflogAllocationTest {
                 if (k == NflogMessageParser.Kind.PACKET) {
                     record.clear();
                     decoder.decode(parser, record);
-                    checksum += record.dstPort() + parser.prefixLength() + parser.mark();
+                    checksum += record.dstPort() + prefixes.lookup(parser).ruleIndex() + parser.mark();
                     packets++;
                 }
             }
