@@ -138,9 +138,20 @@ public record CalicoPrefix(String raw, Type type, PolicyRef policy, Direction di
         return policyHit(raw, rest, action, direction, index, false);
     }
 
-    /** A prefix is hashed iff it has 63 characters (with '_' at 10 and 52 when Felix made it). */
+    /**
+     * A prefix is hashed iff it has 63 characters (§3.5: Felix hashes raw prefixes of exactly 63
+     * characters too, so no unhashed prefix has that length); Felix's have '_' at 10 and 52.
+     */
     public static boolean isHashed(String raw) {
-        return raw.length() == MAX_LENGTH && raw.charAt(10) == '_' && raw.charAt(52) == '_';
+        return raw.length() == MAX_LENGTH;
+    }
+
+    /**
+     * Whether the direction letter agrees with the NFLOG group Calico logs it to (§3.1: group 1 is
+     * ingress, group 2 egress). False for other groups and for prefixes without a direction.
+     */
+    public boolean agreesWithGroup(int group) {
+        return (group == 1 && direction == Direction.INGRESS) || (group == 2 && direction == Direction.EGRESS);
     }
 
     /**

@@ -258,4 +258,43 @@ class CalicoPrefixTest {
         assertEquals(tier, r.policy().tier());
         assertEquals("deny", r.policy().action());
     }
+
+    // ---- §4 worked example ------------------------------------------------------------------
+
+    @Test
+    void workedExampleDefaultDenyPlusAllow() {
+        CalicoPrefix denied = CalicoPrefix.parse("DPI|default");
+        assertEquals(CalicoPrefix.Type.TIER_END, denied.type());
+        assertEquals("default", denied.policy().tier());
+        assertEquals("deny", denied.policy().action());
+        assertTrue(denied.agreesWithGroup(1));
+        assertFalse(denied.agreesWithGroup(2));
+
+        PolicyRef allowFrontend = new PolicyRef("allow-frontend", "default", "knp", "default", "allow");
+        CalicoPrefix v332 = CalicoPrefix.parse("API0|knp/default/allow-frontend");
+        assertEquals(allowFrontend, v332.policy());
+        assertEquals(0, v332.ruleIndex());
+        assertTrue(v332.agreesWithGroup(1));
+        CalicoPrefix v330 = CalicoPrefix.parse("API0|default/knp.default.allow-frontend");
+        assertEquals(allowFrontend, v330.policy());
+        assertEquals(CalicoPrefix.IdFormat.V3_30, v330.format());
+
+        CalicoPrefix profile = CalicoPrefix.parse("ARE0|kns.default");
+        assertTrue(profile.agreesWithGroup(2));
+        assertEquals("profile", profile.policy().kind());
+
+        CalicoPrefix end = CalicoPrefix.parse("DRI");
+        assertEquals(CalicoPrefix.Type.PROFILE_END, end.type());
+        assertTrue(end.agreesWithGroup(1));
+    }
+
+    @Test
+    void any63CharacterPrefixIsTreatedAsHashed() {
+        String s = "API0|np/" + "n".repeat(55);
+        assertEquals(63, s.length());
+        CalicoPrefix p = CalicoPrefix.parse(s);
+        assertTrue(p.hashed());
+        assertEquals(CalicoPrefix.IdFormat.UNKNOWN, p.format());
+        assertEquals(0, p.ruleIndex());
+    }
 }

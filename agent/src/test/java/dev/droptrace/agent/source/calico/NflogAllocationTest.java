@@ -45,6 +45,7 @@ class NflogAllocationTest {
             long packets = run(parser, decoder, prefixes, record, buffer, bytes.length, 10_000);
             long allocated = mx.getThreadAllocatedBytes(threadId) - before;
 
+            System.out.println("NflogAllocationTest: " + allocated + " bytes allocated for " + packets + " messages");
             assertEquals(100_000, packets);
             assertTrue(warm > 0);
             assertTrue(allocated < packets, "allocated " + allocated + " bytes for " + packets + " messages");
