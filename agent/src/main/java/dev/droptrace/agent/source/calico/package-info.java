@@ -1,0 +1,13 @@
+/**
+ * The Calico source's pure parsing layer: {@link dev.droptrace.agent.source.calico.NflogMessageParser}
+ * walks the netlink messages of one {@code recv()} from nfnetlink_log in place (a flyweight, nothing
+ * allocated per message, bad input counted by {@link dev.droptrace.agent.source.calico.NflogParseError}
+ * and never thrown); {@link dev.droptrace.agent.source.calico.NflogPayloadDecoder} turns the logged
+ * packet (IPv4 or IPv6 from the network header on) into a drop record's 5-tuple;
+ * {@link dev.droptrace.agent.source.calico.CalicoPrefix} maps Calico's NFLOG prefix grammar (ids of
+ * v3.30-v3.31 and of v3.32 and later) back to the tier, policy, action, direction and rule index, and
+ * {@link dev.droptrace.agent.source.calico.CalicoPrefixResolver} resolves hashed 63-character prefixes
+ * by recomputing the prefixes of known policies. Sockets, binding and the configuration of groups are
+ * not here yet. Facts and test vectors: {@code specs/calico-nflog.md}.
+ */
+package dev.droptrace.agent.source.calico;
