@@ -41,9 +41,15 @@ class NflogAllocationTest {
 
             long warm = run(parser, decoder, prefixes, record, buffer, bytes.length, 50_000);
             long threadId = Thread.currentThread().threadId();
-            long before = mx.getThreadAllocatedBytes(threadId);
-            long packets = run(parser, decoder, prefixes, record, buffer, bytes.length, 10_000);
-            long allocated = mx.getThreadAllocatedBytes(threadId) - before;
+            // steady state: until C2 has compiled the path a round may allocate; an allocation per
+            // message would show in every round
+            long packets = 0;
+            long allocated = Long.MAX_VALUE;
+            for (int round = 0; round < 20 && allocated >= 100_000; round++) {
+                long before = mx.getThreadAllocatedBytes(threadId);
+                packets = run(parser, decoder, prefixes, record, buffer, bytes.length, 10_000);
+                allocated = Math.min(allocated, mx.getThreadAllocatedBytes(threadId) - before);
+            }
 
             System.out.println("NflogAllocationTest: " + allocated + " bytes allocated for " + packets + " messages");
             assertEquals(100_000, packets);

@@ -47,9 +47,14 @@ class DecodeAllocationTest {
 
             long sink = run(dec, r, buf, offsets, lengths); // warm up the JIT
             sink += run(dec, r, buf, offsets, lengths);
-            long before = mx.getThreadAllocatedBytes(tid);
-            sink += run(dec, r, buf, offsets, lengths);
-            long allocated = mx.getThreadAllocatedBytes(tid) - before;
+            // steady state: until C2 has compiled the path (escape analysis included), a round may
+            // allocate; an allocation per message would show in every round
+            long allocated = Long.MAX_VALUE;
+            for (int round = 0; round < 20 && allocated >= N; round++) {
+                long before = mx.getThreadAllocatedBytes(tid);
+                sink += run(dec, r, buf, offsets, lengths);
+                allocated = Math.min(allocated, mx.getThreadAllocatedBytes(tid) - before);
+            }
             System.out.printf("cilium decode path: %d bytes allocated over %d messages (sink %d)%n", allocated, N, sink);
             assertTrue(allocated < N, allocated + " bytes allocated over " + N + " messages");
         }
