@@ -96,7 +96,11 @@ public final class DropRecord {
 
     /** Zeroes the whole record, then sets version=1 and count=1. */
     public DropRecord clear() {
-        segment.asSlice(offset, SIZE).fill((byte) 0);
+        // 16 long stores, not asSlice(..).fill(): a slice is an object, and where the JIT cannot
+        // scalar-replace it (a call site that has seen heap and native segments) it allocates per event
+        for (int i = 0; i < SIZE; i += 8) {
+            segment.set(ValueLayout.JAVA_LONG_UNALIGNED, offset + i, 0L);
+        }
         version(VERSION);
         count(1);
         return this;
@@ -239,14 +243,24 @@ public final class DropRecord {
     /** Copies the 16-byte source slot into {@code dst[dstOffset..+16)}. */
     /** Sets the source slot from 16 bytes at {@code srcOffset} of {@code src} (a kernel record), without allocating. */
     public DropRecord srcIp(MemorySegment src, long srcOffset) {
-        MemorySegment.copy(src, srcOffset, segment, offset + SRC_IP_OFFSET, IP_SIZE);
+        copyIp(src, srcOffset, SRC_IP_OFFSET);
         return this;
     }
 
     /** Sets the destination slot from 16 bytes at {@code srcOffset} of {@code src}, without allocating. */
     public DropRecord dstIp(MemorySegment src, long srcOffset) {
-        MemorySegment.copy(src, srcOffset, segment, offset + DST_IP_OFFSET, IP_SIZE);
+        copyIp(src, srcOffset, DST_IP_OFFSET);
         return this;
+    }
+
+    /**
+     * 16 bytes as two 8-byte moves (same byte order both ways, so the bytes are kept). Not
+     * MemorySegment.copy: where a JVM has copied between heap and native segments, that call is not
+     * inlined on the hot path and allocates per event.
+     */
+    private void copyIp(MemorySegment src, long srcOffset, int field) {
+        segment.set(ValueLayout.JAVA_LONG_UNALIGNED, offset + field, src.get(ValueLayout.JAVA_LONG_UNALIGNED, srcOffset));
+        segment.set(ValueLayout.JAVA_LONG_UNALIGNED, offset + field + 8, src.get(ValueLayout.JAVA_LONG_UNALIGNED, srcOffset + 8));
     }
 
     public void copySrcIp(byte[] dst, int dstOffset) {
