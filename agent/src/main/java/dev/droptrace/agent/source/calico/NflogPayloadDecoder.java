@@ -2,6 +2,7 @@ package dev.droptrace.agent.source.calico;
 
 import dev.droptrace.agent.event.Direction;
 import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.IpPacketParser;
 import dev.droptrace.agent.event.DropSource;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,8 +21,6 @@ import java.nio.ByteOrder;
  */
 public final class NflogPayloadDecoder {
     private static final ValueLayout.OfShort BE_U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfInt BE_U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final int MAX_EXTENSION_HEADERS = 8;
 
     private final long[] errors = new long[NflogParseError.values().length];
     private long transportTruncated;
@@ -56,125 +55,25 @@ public final class NflogPayloadDecoder {
             errors[NflogParseError.IP_TRUNCATED.ordinal()]++;
             return false;
         }
-        int version = (segment.get(ValueLayout.JAVA_BYTE, offset) & 0xF0) >>> 4;
-        if (version == 4) {
-            return ipv4(segment, offset, length, record);
+        IpPacketParser.Status status = IpPacketParser.parse(segment, offset, offset + length, record);
+        switch (status) {
+            case NOT_IP, BAD_L3 -> {
+                errors[NflogParseError.IP_BAD_HEADER.ordinal()]++;
+                return false;
+            }
+            case TRUNCATED_L3 -> {
+                errors[NflogParseError.IP_TRUNCATED.ordinal()]++;
+                return false;
+            }
+            case TRUNCATED_L4 -> transportTruncated++;
+            case TOO_MANY_EXTENSIONS -> errors[NflogParseError.IPV6_EXTENSION_BAD.ordinal()]++;
+            case OK -> {
+                // all read
+            }
         }
-        if (version == 6) {
-            return ipv6(segment, offset, length, record);
-        }
-        errors[NflogParseError.IP_BAD_HEADER.ordinal()]++;
-        return false;
-    }
-
-    private boolean ipv4(MemorySegment s, long off, int length, DropRecord record) {
-        if (length < 20) {
-            errors[NflogParseError.IP_TRUNCATED.ordinal()]++;
-            return false;
-        }
-        int ihl = (s.get(ValueLayout.JAVA_BYTE, off) & 0x0F) * 4;
-        if (ihl < 20) {
-            errors[NflogParseError.IP_BAD_HEADER.ordinal()]++;
-            return false;
-        }
-        int protocol = u8(s, off + 9);
-        record.family(DropRecord.FAMILY_IPV4)
-                .protocol(protocol)
-                .length(u16(s, off + 2))
-                .srcIpv4(s.get(BE_U32, off + 12))
-                .dstIpv4(s.get(BE_U32, off + 16));
-        int fragOffset = u16(s, off + 6) & 0x1FFF;
-        if (fragOffset != 0) {
-            return true;
-        }
-        if (ihl > length) {
-            transportTruncated++;
-            return true;
-        }
-        transport(s, off + ihl, length - ihl, protocol, record);
+        // NFLOG copies the packet from its network header: the IP header's own length is the packet's
+        record.length(record.family() == DropRecord.FAMILY_IPV4 ? u16(segment, offset + 2) : 40L + u16(segment, offset + 4));
         return true;
-    }
-
-    private boolean ipv6(MemorySegment s, long off, int length, DropRecord record) {
-        if (length < 40) {
-            errors[NflogParseError.IP_TRUNCATED.ordinal()]++;
-            return false;
-        }
-        int next = u8(s, off + 6);
-        record.family(DropRecord.FAMILY_IPV6)
-                .length(40L + u16(s, off + 4))
-                .srcIp(s, off + 8)
-                .dstIp(s, off + 24);
-        long pos = 40;
-        for (int i = 0; ; i++) {
-            boolean extension = next == 0 || next == 43 || next == 44 || next == 60 || next == 51;
-            if (!extension) {
-                break;
-            }
-            if (i == MAX_EXTENSION_HEADERS || pos + 8 > length) {
-                record.protocol(next);
-                if (i == MAX_EXTENSION_HEADERS) {
-                    errors[NflogParseError.IPV6_EXTENSION_BAD.ordinal()]++;
-                } else {
-                    transportTruncated++;
-                }
-                return true;
-            }
-            int following = u8(s, off + pos);
-            if (next == 44) {
-                boolean notFirst = (u16(s, off + pos + 2) & 0xFFF8) != 0;
-                if (notFirst) {
-                    record.protocol(following);
-                    return true;
-                }
-                pos += 8;
-            } else if (next == 51) {
-                pos += (u8(s, off + pos + 1) + 2L) * 4;
-            } else {
-                pos += (u8(s, off + pos + 1) + 1L) * 8;
-            }
-            next = following;
-        }
-        record.protocol(next);
-        if (pos > length) {
-            transportTruncated++;
-            return true;
-        }
-        transport(s, off + pos, (int) (length - pos), next, record);
-        return true;
-    }
-
-    private void transport(MemorySegment s, long off, int length, int protocol, DropRecord record) {
-        switch (protocol) {
-            case 6, 17, 132 -> { // TCP, UDP, SCTP: ports first
-                if (length < 4) {
-                    transportTruncated++;
-                    return;
-                }
-                record.srcPort(u16(s, off)).dstPort(u16(s, off + 2));
-                if (protocol == 6) {
-                    if (length < 14) {
-                        transportTruncated++;
-                        return;
-                    }
-                    record.tcpFlags(u8(s, off + 13));
-                }
-            }
-            case 1, 58 -> { // ICMP, ICMPv6
-                if (length < 2) {
-                    transportTruncated++;
-                    return;
-                }
-                record.icmpType(u8(s, off)).icmpCode(u8(s, off + 1));
-            }
-            default -> {
-                // other protocols: no ports
-            }
-        }
-    }
-
-    private static int u8(MemorySegment s, long off) {
-        return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
     }
 
     private static int u16(MemorySegment s, long off) {

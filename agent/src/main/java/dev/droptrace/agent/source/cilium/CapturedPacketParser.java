@@ -1,6 +1,7 @@
 package dev.droptrace.agent.source.cilium;
 
 import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.IpPacketParser;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,7 +37,6 @@ public final class CapturedPacketParser {
 
     private static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
     private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfInt BE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private static final int ETH_P_IP = 0x0800;
     private static final int ETH_P_IPV6 = 0x86dd;
@@ -164,116 +164,24 @@ public final class CapturedPacketParser {
         return l4 + 8;
     }
 
+    /** The IP and L4 headers, through the shared parser; {@code type} is what the L2 header announced. */
     private static Status parseIp(MemorySegment seg, long p, long end, int type, DropRecord out) {
-        if (type == ETH_P_IP) {
-            return parseIpv4(seg, p, end, out);
+        if (type != ETH_P_IP && type != ETH_P_IPV6) {
+            return Status.NOT_IP;
         }
-        if (type == ETH_P_IPV6) {
-            return parseIpv6(seg, p, end, out);
+        if (p < end && (seg.get(U8, p) & 0xf0) >>> 4 != (type == ETH_P_IP ? 4 : 6)) {
+            return Status.TRUNCATED_L3; // the version contradicts the ethertype
         }
-        return Status.NOT_IP;
-    }
-
-    private static Status parseIpv4(MemorySegment seg, long p, long end, DropRecord out) {
-        if (p + 20 > end) {
-            return Status.TRUNCATED_L3;
-        }
-        int vihl = seg.get(U8, p) & 0xff;
-        int ihl = (vihl & 0x0f) * 4;
-        if (vihl >>> 4 != 4 || ihl < 20) {
-            return Status.TRUNCATED_L3;
-        }
-        out.family(DropRecord.FAMILY_IPV4);
-        out.srcIpv4(seg.get(BE32, p + 12));
-        out.dstIpv4(seg.get(BE32, p + 16));
-        int proto = seg.get(U8, p + 9) & 0xff;
-        out.protocol(proto);
-        int frag = u16(seg, p + 6) & 0x1fff;
-        if (frag != 0) {
-            return Status.OK; // a non-first fragment has no L4 header
-        }
-        return parseL4(seg, p + ihl, end, proto, out);
-    }
-
-    private static Status parseIpv6(MemorySegment seg, long p, long end, DropRecord out) {
-        if (p + 40 > end) {
-            return Status.TRUNCATED_L3;
-        }
-        if ((seg.get(U8, p) & 0xf0) >>> 4 != 6) {
-            return Status.TRUNCATED_L3;
-        }
-        out.family(DropRecord.FAMILY_IPV6);
-        out.srcIp(seg, p + 8);
-        out.dstIp(seg, p + 24);
-        int next = seg.get(U8, p + 6) & 0xff;
-        long q = p + 40;
-        for (int i = 0; i < 8; i++) {
-            switch (next) {
-                case 0, 43, 60 -> { // hop-by-hop, routing, destination options
-                    if (q + 2 > end) {
-                        out.protocol(next);
-                        return Status.TRUNCATED_L4;
-                    }
-                    next = seg.get(U8, q) & 0xff;
-                    q += 8 + 8L * (seg.get(U8, q + 1) & 0xff);
-                }
-                case 51 -> { // AH: length in 4-byte units minus 2
-                    if (q + 2 > end) {
-                        out.protocol(next);
-                        return Status.TRUNCATED_L4;
-                    }
-                    next = seg.get(U8, q) & 0xff;
-                    q += 4L * ((seg.get(U8, q + 1) & 0xff) + 2);
-                }
-                case 44 -> { // fragment
-                    if (q + 8 > end) {
-                        out.protocol(next);
-                        return Status.TRUNCATED_L4;
-                    }
-                    int nh = seg.get(U8, q) & 0xff;
-                    int fragOff = u16(seg, q + 2) & 0xfff8;
-                    out.protocol(nh);
-                    if (fragOff != 0) {
-                        return Status.OK;
-                    }
-                    next = nh;
-                    q += 8;
-                }
-                default -> {
-                    out.protocol(next);
-                    return parseL4(seg, q, end, next, out);
-                }
+        int srcPort = out.srcPort(), dstPort = out.dstPort(); // a verdict may have set the port already
+        return switch (IpPacketParser.parse(seg, p, end, out)) {
+            case OK, TOO_MANY_EXTENSIONS -> Status.OK;
+            case NOT_IP -> Status.NOT_IP;
+            case TRUNCATED_L3, BAD_L3 -> Status.TRUNCATED_L3;
+            case TRUNCATED_L4 -> {
+                out.srcPort(srcPort).dstPort(dstPort); // this parser's contract: a cut L4 header leaves the ports as they were
+                yield Status.TRUNCATED_L4;
             }
-        }
-        out.protocol(next);
-        return Status.OK;
-    }
-
-    private static Status parseL4(MemorySegment seg, long p, long end, int proto, DropRecord out) {
-        switch (proto) {
-            case IPPROTO_TCP -> {
-                if (p + 14 > end) {
-                    return Status.TRUNCATED_L4;
-                }
-                out.srcPort(u16(seg, p)).dstPort(u16(seg, p + 2)).tcpFlags(seg.get(U8, p + 13) & 0xff);
-            }
-            case IPPROTO_UDP, IPPROTO_SCTP -> {
-                if (p + 4 > end) {
-                    return Status.TRUNCATED_L4;
-                }
-                out.srcPort(u16(seg, p)).dstPort(u16(seg, p + 2));
-            }
-            case IPPROTO_ICMP, IPPROTO_ICMPV6 -> {
-                if (p + 2 > end) {
-                    return Status.TRUNCATED_L4;
-                }
-                out.icmpType(seg.get(U8, p) & 0xff).icmpCode(seg.get(U8, p + 1) & 0xff);
-            }
-            default -> {
-                // no ports for other protocols
-            }
-        }
-        return Status.OK;
+        };
     }
 
     private static int u16(MemorySegment seg, long p) {
