@@ -1,11 +1,12 @@
 package dev.droptrace.agent.journal;
 
+import dev.droptrace.agent.testing.ChildJvm;
+
 import dev.droptrace.agent.event.DropView;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.Arena;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,14 +33,7 @@ class DiskFullTest {
         assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs /bin/bash for ulimit -f in KiB");
         Path dir = tmp.resolve("j");
         List<String> cmd = new ArrayList<>(List.of("/bin/bash", "-c", "ulimit -f 100000 && exec \"$0\" \"$@\""));
-        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(a -> !a.startsWith("-agentlib:jdwp") && !a.startsWith("-javaagent"))
-                .toList());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(DiskFullWriterMain.class.getName());
-        cmd.add(dir.toString());
+        cmd.addAll(ChildJvm.command(DiskFullWriterMain.class, dir.toString()));
         Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String out;
         try {

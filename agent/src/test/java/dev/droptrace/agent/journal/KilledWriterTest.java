@@ -1,5 +1,7 @@
 package dev.droptrace.agent.journal;
 
+import dev.droptrace.agent.testing.ChildJvm;
+
 import dev.droptrace.agent.event.DropView;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -7,10 +9,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.foreign.Arena;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -42,16 +42,7 @@ class KilledWriterTest {
 
     /** Runs {@link KilledWriterMain} and SIGKILLs it once it has acknowledged {@code killAfter} events or says "torn". */
     private static long killChild(Path dir, long max, boolean torn, long killAfter) throws Exception {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(a -> !a.startsWith("-agentlib:jdwp") && !a.startsWith("-javaagent"))
-                .toList());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(KilledWriterMain.class.getName());
-        cmd.add(dir.toString());
-        cmd.add(Long.toString(max));
+        List<String> cmd = ChildJvm.command(KilledWriterMain.class, dir.toString(), Long.toString(max));
         if (torn) {
             cmd.add("torn");
         }

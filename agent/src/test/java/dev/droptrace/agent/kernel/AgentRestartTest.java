@@ -3,15 +3,14 @@ package dev.droptrace.agent.kernel;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.droptrace.agent.AgentStatus;
 import dev.droptrace.agent.lab.NetnsLab;
+import dev.droptrace.agent.testing.ChildJvm;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -86,12 +85,8 @@ class AgentRestartTest {
     }
 
     private Process startAgent() throws Exception {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(a -> a.startsWith("--") || a.startsWith("-D")).toList());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.droptrace.agent.cli.Main",
-                "agent", "--journal", journal.toString(), "--node", "restart-test"));
+        List<String> cmd = ChildJvm.command(dev.droptrace.agent.cli.Main.class,
+                "agent", "--journal", journal.toString(), "--node", "restart-test");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(journal.resolveSibling(journal.getFileName() + "-agent.log").toFile()).start();
         long deadline = System.nanoTime() + 60_000_000_000L;
