@@ -3,6 +3,13 @@ package dev.droptrace.agent;
 import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.agent.journal.DropJournal;
 import dev.droptrace.agent.journal.RetentionPolicy;
+import dev.droptrace.agent.pipeline.EventPipeline;
+import dev.droptrace.agent.pipeline.PacketMerger;
+import dev.droptrace.agent.pipeline.PayloadQueue;
+import dev.droptrace.agent.pipeline.PayloadSource;
+import dev.droptrace.agent.pipeline.PayloadSources;
+import dev.droptrace.agent.pipeline.SourceContext;
+import dev.droptrace.agent.pipeline.SourceOptions;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
 import dev.droptrace.agent.source.kernel.KernelDropSource;
@@ -14,6 +21,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -35,7 +43,13 @@ public final class Agent implements AutoCloseable {
      * interval of the kernel source (0: a record per drop).
      */
     public record Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory,
-                         long aggregateIntervalNs, RetentionPolicy retention, RollCycle rollCycle) {
+                         long aggregateIntervalNs, RetentionPolicy retention, RollCycle rollCycle,
+                         SourceOptions sourceOptions) {
+        public Config(Path journalDir, String node, Set<String> sources, Path kubeconfig, Path inventory,
+                      long aggregateIntervalNs, RetentionPolicy retention, RollCycle rollCycle) {
+            this(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, retention, rollCycle, SourceOptions.DEFAULTS);
+        }
+
         /** Defaults: no identity feed, 1 s aggregation, 1 GiB / 24 h retention, hourly files. */
         public Config(Path journalDir, String node, Set<String> sources) {
             this(journalDir, node, sources, null, null);
@@ -48,15 +62,19 @@ public final class Agent implements AutoCloseable {
         }
 
         public Config withAggregateInterval(long ns) {
-            return new Config(journalDir, node, sources, kubeconfig, inventory, ns, retention, rollCycle);
+            return new Config(journalDir, node, sources, kubeconfig, inventory, ns, retention, rollCycle, sourceOptions);
         }
 
         public Config withRetention(RetentionPolicy r) {
-            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, r, rollCycle);
+            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, r, rollCycle, sourceOptions);
         }
 
         public Config withRollCycle(RollCycle rc) {
-            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, retention, rc);
+            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, retention, rc, sourceOptions);
+        }
+
+        public Config withSourceOptions(SourceOptions o) {
+            return new Config(journalDir, node, sources, kubeconfig, inventory, aggregateIntervalNs, retention, rollCycle, o);
         }
     }
 
@@ -66,6 +84,8 @@ public final class Agent implements AutoCloseable {
     private final String started = Instant.now().toString();
     private final ScheduledExecutorService statusWriter;
     private KernelDropSource kernel;
+    private EventPipeline pipeline;
+    private final Map<String, PayloadSource> payloadSources = new LinkedHashMap<>();
     private IdentityCache identities;
     private volatile boolean closed;
 
@@ -94,21 +114,51 @@ public final class Agent implements AutoCloseable {
 
     private void startSources() {
         for (String source : config.sources()) {
-            switch (source) {
-                case "kernel" -> {
-                    try {
-                        kernel = KernelDropSource.open(journal, config.node(), identities, config.aggregateIntervalNs());
-                        kernel.start();
-                        sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
-                        LOG.info("kernel source attached to {}", kernel.attachedAs());
-                    } catch (KernelSourceException e) {
-                        sourceStates.put("kernel", AgentStatus.SourceStatus.failed(e.getMessage()));
-                        LOG.debug("kernel source: {}", e.getMessage());
+            if (!Set.of("kernel", "cilium", "calico").contains(source)) {
+                throw new IllegalArgumentException("unknown source " + source + " (known: kernel, cilium, calico)");
+            }
+        }
+        if (config.sources().contains("kernel")) {
+            try {
+                kernel = KernelDropSource.open(journal, config.node(), identities, config.aggregateIntervalNs());
+                sourceStates.put("kernel", AgentStatus.SourceStatus.attached(kernel.attachedAs()));
+                LOG.info("kernel source attached to {}", kernel.attachedAs());
+            } catch (KernelSourceException e) {
+                sourceStates.put("kernel", AgentStatus.SourceStatus.failed(e.getMessage()));
+                LOG.debug("kernel source: {}", e.getMessage());
+            }
+        }
+        pipeline = new EventPipeline(journal, new PayloadQueue());
+        SourceContext ctx = new SourceContext(journal, pipeline, identities, config.node(), config.kubeconfig(),
+                config.sourceOptions());
+        for (String name : List.of("cilium", "calico")) {
+            if (!config.sources().contains(name)) continue;
+            try {
+                PayloadSource s = PayloadSources.open(name, ctx);
+                payloadSources.put(name, s);
+                sourceStates.put(name, s.attached() ? AgentStatus.SourceStatus.attached(s.attachment())
+                        : AgentStatus.SourceStatus.failed(s.attachment()));
+                LOG.info("{} source: {}", name, s.attachment());
+            } catch (RuntimeException e) {
+                sourceStates.put(name, AgentStatus.SourceStatus.failed(e.getMessage()));
+                LOG.warn("{} source: {}", name, e.getMessage());
+            }
+        }
+        if (kernel != null) {
+            if (!payloadSources.isEmpty()) {
+                // one packet, one event: kernel records of the reasons the CNI drops give wait for its record
+                PacketMerger merger = pipeline.enableMerge(config.aggregateIntervalNs() + EventPipeline.MERGE_SLACK_NS);
+                for (PayloadSource s : payloadSources.values()) {
+                    for (String reason : s.kernelMergeReasons()) {
+                        int code = kernel.reasonCode(reason);
+                        if (code >= 0) merger.mergeKernelReason(code);
                     }
                 }
-                case "cilium", "calico" -> sourceStates.put(source, AgentStatus.SourceStatus.failed("not built yet"));
-                default -> throw new IllegalArgumentException("unknown source " + source + " (known: kernel, cilium, calico)");
+                kernel.drive(pipeline);
             }
+            kernel.start();
+        } else if (!payloadSources.isEmpty()) {
+            pipeline.start();
         }
     }
 
@@ -158,6 +208,31 @@ public final class Agent implements AutoCloseable {
                 states.put("kernel", AgentStatus.SourceStatus.failed("stopped: " + kernel.failure().getMessage()));
             }
         }
+        AgentStatus.Pipeline pipe = null;
+        Map<String, Map<String, Object>> detail = null;
+        if (pipeline != null && !payloadSources.isEmpty()) {
+            EventPipeline.Counters p = pipeline.counters();
+            events += p.events();
+            drops += p.drops();
+            journalErrors += p.journalErrors();
+            refusedDrops += p.refusedDrops();
+            pipe = new AgentStatus.Pipeline(p.ciliumPayloads(), p.ciliumEvents(), p.ciliumIgnored(), p.nflogPayloads(),
+                    p.nflogEvents(), p.nflogIgnored(), p.queueLost(), p.merging(), p.merged(), p.cniAlone(),
+                    p.kernelAlone(), p.evictedEarly(), p.pending());
+            detail = new LinkedHashMap<>();
+            for (PayloadSource s : payloadSources.values()) {
+                try {
+                    detail.put(s.name(), s.status());
+                    states.put(s.name(), s.attached() ? AgentStatus.SourceStatus.attached(s.attachment())
+                            : AgentStatus.SourceStatus.failed(s.attachment()));
+                } catch (RuntimeException e) {
+                    detail.put(s.name(), Map.of("error", String.valueOf(e.getMessage())));
+                }
+            }
+            if (pipeline.failure() != null) {
+                states.put("pipeline", AgentStatus.SourceStatus.failed("stopped: " + pipeline.failure().getMessage()));
+            }
+        }
         RetentionPolicy rp = journal.retention();
         return new AgentStatus(ProcessHandle.current().pid(), config.node(), started, Instant.now().toString(),
                 closed, states, events, kernelDrops, lost, decodeErrors, byReason, drops,
@@ -166,7 +241,8 @@ public final class Agent implements AutoCloseable {
                 new AgentStatus.Refused(journal.refusedEvents(), refusedDrops),
                 aggregation,
                 new AgentStatus.Retention(rp.maxBytes(), rp.maxAge().toString(), journal.rollCycleName()), missed,
-                identities == null ? null : new AgentStatus.Identities(identities.size(), identities.complete(), identities.updatesApplied()));
+                identities == null ? null : new AgentStatus.Identities(identities.size(), identities.complete(), identities.updatesApplied()),
+                detail, pipe);
     }
 
     private void writeStatus() {
@@ -195,7 +271,9 @@ public final class Agent implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (kernel != null) kernel.stop();
+        for (PayloadSource s : payloadSources.values()) s.close(); // transports first: what they queued is still journaled
+        if (kernel != null) kernel.stop(); // its thread polls the pipeline a last time
+        if (pipeline != null) pipeline.close();
         closed = true;
         writeStatusQuietly(); // the last figures, marked stopped, while the maps still exist
         if (kernel != null) kernel.close();

@@ -36,7 +36,29 @@ public record AgentStatus(
         Aggregation aggregation,
         Retention retention,
         long missed,
-        Identities identities) {
+        Identities identities,
+        @JsonProperty("source_detail") Map<String, Map<String, Object>> sourceDetail,
+        Pipeline pipeline) {
+
+    /**
+     * The payload sources' writer side: payloads and the events they became per source, payloads
+     * that became none (allowed verdicts, traces, bad input), payloads lost at the full queue, and
+     * one-packet-one-event merging: CNI drops journaled with the kernel's record of the packet,
+     * alone, kernel records that waited in vain, records emitted early, records waiting.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Pipeline(@JsonProperty("cilium_payloads") long ciliumPayloads,
+                           @JsonProperty("cilium_events") long ciliumEvents,
+                           @JsonProperty("cilium_ignored") long ciliumIgnored,
+                           @JsonProperty("nflog_payloads") long nflogPayloads,
+                           @JsonProperty("nflog_events") long nflogEvents,
+                           @JsonProperty("nflog_ignored") long nflogIgnored,
+                           @JsonProperty("queue_lost") long queueLost,
+                           boolean merging, long merged,
+                           @JsonProperty("cni_alone") long cniAlone,
+                           @JsonProperty("kernel_alone") long kernelAlone,
+                           @JsonProperty("evicted_early") long evictedEarly,
+                           long pending) {}
 
     /** The pod-identity cache: how many identities it knows and whether its sources have synced. */
     public record Identities(int known, boolean synced, @JsonProperty("updates_applied") long updatesApplied) {}

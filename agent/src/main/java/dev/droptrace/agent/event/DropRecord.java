@@ -27,8 +27,14 @@ import java.nio.ByteOrder;
  * 16  16 src_ip             108 4  location_id
  * 32  16 dst_ip             112 4  node_id
  * 48  4  ifindex            116 1  icmp_code
- * 52  4  netns (u32)        117 11 reserved
+ * 52  4  netns (u32)        117 1  flags
+ *                           118 2  kernel_reason_code (merged records)
+ *                           120 4  detail_id
+ *                           124 4  reserved
  * </pre>
+ *
+ * <p>Bytes 117-123 were reserved (zero) in the first records of layout 1, which therefore read as
+ * "no flags, no kernel reason, no detail": the layout stays version 1.
  */
 public final class DropRecord {
     public static final int SIZE = 128;
@@ -64,10 +70,14 @@ public final class DropRecord {
     public static final int LOCATION_ID_OFFSET = 108;
     public static final int NODE_ID_OFFSET = 112;
     public static final int ICMP_CODE_OFFSET = 116;
-    public static final int RESERVED1_OFFSET = 117;
-    public static final int RESERVED1_SIZE = 3;
-    public static final int RESERVED2_OFFSET = 120;
-    public static final int RESERVED2_SIZE = 8;
+    public static final int FLAGS_OFFSET = 117;
+    public static final int KERNEL_REASON_CODE_OFFSET = 118;
+    public static final int DETAIL_ID_OFFSET = 120;
+    public static final int RESERVED_OFFSET = 124;
+    public static final int RESERVED_SIZE = 4;
+
+    /** Flag: the kernel's kfree_skb record of the same packet was merged into this CNI event. */
+    public static final int FLAG_KERNEL_SEEN = 1;
 
     public static final int FAMILY_UNKNOWN = 0;
     public static final int FAMILY_IPV4 = 4;
@@ -227,6 +237,18 @@ public final class DropRecord {
 
     public int nodeId() { return i32(NODE_ID_OFFSET); }
     public DropRecord nodeId(int v) { i32(NODE_ID_OFFSET, v); return this; }
+
+    /** Bit set of {@code FLAG_*}. */
+    public int flags() { return u8(FLAGS_OFFSET); }
+    public DropRecord flags(int v) { u8(FLAGS_OFFSET, v); return this; }
+
+    /** The kernel's drop reason of the same packet, on a CNI event merged with it (valid when {@link #FLAG_KERNEL_SEEN}). */
+    public int kernelReasonCode() { return u16(KERNEL_REASON_CODE_OFFSET); }
+    public DropRecord kernelReasonCode(int v) { u16(KERNEL_REASON_CODE_OFFSET, v); return this; }
+
+    /** Dictionary id of the source-specific detail (DETAIL record, JSON; for Cilium the {@code cilium} object); 0 if none. */
+    public int detailId() { return i32(DETAIL_ID_OFFSET); }
+    public DropRecord detailId(int v) { i32(DETAIL_ID_OFFSET, v); return this; }
 
     // ---- addresses -----------------------------------------------------------------------------
 

@@ -37,7 +37,10 @@ public final class DropView {
     private String srcIdentityJson;
     private String dstIdentityJson;
     private String policyJson;
+    private String detailJson;
+    private String kernelReasonName;
     private CiliumVerdict cilium;
+    private boolean ciliumParsed;
 
     private boolean srcParsed;
     private boolean dstParsed;
@@ -73,7 +76,10 @@ public final class DropView {
         srcIdentityJson = null;
         dstIdentityJson = null;
         policyJson = null;
+        detailJson = null;
+        kernelReasonName = null;
         cilium = null;
+        ciliumParsed = false;
         srcParsed = dstParsed = policyParsed = false;
         srcIdentity = dstIdentity = null;
         policy = null;
@@ -160,8 +166,34 @@ public final class DropView {
     public String policyJson() { return policyJson; }
     public DropView policyJson(String v) { policyJson = v; policyParsed = false; policy = null; return this; }
 
-    public CiliumVerdict cilium() { return cilium; }
-    public DropView cilium(CiliumVerdict v) { cilium = v; return this; }
+    /** The DETAIL dictionary text (source-specific JSON object), or null. */
+    public String detailJson() { return detailJson; }
+    public DropView detailJson(String v) { detailJson = v; ciliumParsed = false; cilium = null; return this; }
+
+    /** True when the kernel's record of the same packet was merged into this (CNI) event. */
+    public boolean kernelSeen() { return (record.flags() & DropRecord.FLAG_KERNEL_SEEN) != 0; }
+
+    /** The kernel's reason code of a merged event, -1 when not merged. */
+    public int kernelReasonCode() { return kernelSeen() ? record.kernelReasonCode() : -1; }
+
+    /** The kernel reason name of a merged event (the code as text when the dictionary has none), null when not merged. */
+    public String kernelReason() {
+        if (!kernelSeen()) return null;
+        return kernelReasonName != null ? kernelReasonName : Integer.toString(record.kernelReasonCode());
+    }
+
+    public DropView kernelReasonName(String v) { kernelReasonName = v; return this; }
+
+    /** The Cilium detail of a Cilium event (from its DETAIL record), or null. */
+    public CiliumVerdict cilium() {
+        if (!ciliumParsed) {
+            if (cilium == null && source() == DropSource.CILIUM) cilium = parseCilium(detailJson);
+            ciliumParsed = true;
+        }
+        return cilium;
+    }
+
+    public DropView cilium(CiliumVerdict v) { cilium = v; ciliumParsed = true; return this; }
 
     /** The source identity, parsed on first use; null when unknown or unparsable. */
     public EndpointIdentity srcIdentity() {
@@ -221,6 +253,33 @@ public final class DropView {
         } catch (Exception e) {
             return null;
         }
+    }
+
+    /** Parses a Cilium DETAIL text; null for null or malformed text. */
+    public static CiliumVerdict parseCilium(String json) {
+        if (json == null || json.isEmpty()) {
+            return null;
+        }
+        try {
+            JsonNode n = JSON.readTree(json);
+            if (n == null || !n.isObject()) {
+                return null;
+            }
+            return new CiliumVerdict(n.path("src_identity").asLong(0), n.path("dst_identity").asLong(0),
+                    text(n, "match_type"), n.path("rule_cookie").asLong(0));
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** The DETAIL dictionary text of a Cilium verdict (keys in schema order, a null match type omitted). */
+    public static String ciliumJson(CiliumVerdict c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("src_identity", c.srcIdentity());
+        m.put("dst_identity", c.dstIdentity());
+        putIfNotNull(m, "match_type", c.matchType());
+        m.put("rule_cookie", c.ruleCookie());
+        return write(m);
     }
 
     /** The IDENTITY dictionary text for an identity (keys in schema order, nulls omitted). */

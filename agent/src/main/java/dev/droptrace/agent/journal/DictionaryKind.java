@@ -15,10 +15,12 @@ public enum DictionaryKind {
     /** JSON {@code {namespace,pod,workload,labels,node}}. */
     IDENTITY(5),
     /** JSON {@code {name,namespace,kind,tier,action}}. */
-    POLICY(6);
+    POLICY(6),
+    /** JSON object of source-specific detail; for Cilium {@code {src_identity,dst_identity,match_type,rule_cookie}}. */
+    DETAIL(7);
 
-    static final int MAX_CODE = 6;
-    private static final DictionaryKind[] BY_CODE = {null, REASON_KERNEL, REASON_CILIUM, REASON_CALICO, STRING, IDENTITY, POLICY};
+    static final int MAX_CODE = 7;
+    private static final DictionaryKind[] BY_CODE = {null, REASON_KERNEL, REASON_CILIUM, REASON_CALICO, STRING, IDENTITY, POLICY, DETAIL};
 
     private final int code;
 

@@ -207,6 +207,10 @@ public final class JournalReader implements AutoCloseable {
         v.srcIdentityJson(lookup(ids, r.srcIdentityId()));
         v.dstIdentityJson(lookup(ids, r.dstIdentityId()));
         v.policyJson(lookup(dictionary[DictionaryKind.POLICY.code()], r.policyId()));
+        v.detailJson(lookup(dictionary[DictionaryKind.DETAIL.code()], r.detailId()));
+        if ((r.flags() & DropRecord.FLAG_KERNEL_SEEN) != 0) {
+            v.kernelReasonName(dictionary[DictionaryKind.REASON_KERNEL.code()].get(r.kernelReasonCode()));
+        }
     }
 
     private static String lookup(Int2ObjectHashMap<String> map, int id) {

@@ -31,7 +31,8 @@ import java.util.TreeMap;
  * dictionary has no name; family, src_ip and dst_ip when the family is unknown; ports unless the
  * protocol is TCP, UDP or SCTP; tcp_flags unless TCP with a flag set; icmp (an extension:
  * {@code {"type","code"}}) unless ICMP/ICMPv6; src, dst and policy unless known; cilium unless
- * present; location for sources other than kernel. location is the kernel symbol, or the address
+ * present; location for events the kernel did not see. kernel_reason and kernel_reason_code
+ * appear on a Cilium or Calico event merged with the kernel's record of the same packet. location is the kernel symbol, or the address
  * in hex when only the address is known. reason falls back to the code as text.
  */
 public final class JsonFormatter {
@@ -92,6 +93,10 @@ public final class JsonFormatter {
         g.writeStringField("source", source != null ? source.jsonName() : Integer.toString(r.source()));
         g.writeStringField("reason", v.reason());
         g.writeNumberField("reason_code", r.reasonCode());
+        if (v.kernelSeen()) { // a CNI drop merged with the kernel's record of the same packet
+            g.writeStringField("kernel_reason", v.kernelReason());
+            g.writeNumberField("kernel_reason_code", v.kernelReasonCode());
+        }
         g.writeStringField("direction", v.direction().jsonName());
         String family = family(r.family());
         stringIfKnown(g, "family", family);
@@ -132,13 +137,10 @@ public final class JsonFormatter {
         identity(g, "dst", v.dstIdentity());
         PolicyRef p = v.policy();
         if (p != null) {
-            g.writeObjectFieldStart("policy");
-            stringIfKnown(g, "name", p.name());
-            stringIfKnown(g, "namespace", p.namespace());
-            stringIfKnown(g, "kind", p.kind());
-            stringIfKnown(g, "tier", p.tier());
-            stringIfKnown(g, "action", p.action());
-            g.writeEndObject();
+            // the dictionary text as written: it parsed as an object, and a source may add fields
+            // beyond the five of PolicyRef (direction, rule_index, prefix, isolated_by)
+            g.writeFieldName("policy");
+            g.writeRawValue(v.policyJson());
         }
         CiliumVerdict c = v.cilium();
         if (c != null) {
@@ -149,7 +151,7 @@ public final class JsonFormatter {
             g.writeNumberField("rule_cookie", c.ruleCookie());
             g.writeEndObject();
         }
-        if (source == DropSource.KERNEL) {
+        if (source == DropSource.KERNEL || v.kernelSeen()) {
             if (v.locationName() != null) {
                 g.writeStringField("location", v.locationName());
             } else if (r.location() != 0) {

@@ -113,7 +113,7 @@ class CliTest {
                 new dev.droptrace.agent.AgentStatus.Aggregation(true, "PT1S", 1_000_000, 40, 25000.0, 999_960, 30,
                         999_960, 0, 16384, 1, 31, 0),
                 new dev.droptrace.agent.AgentStatus.Retention(1L << 30, "PT24H", "FAST_HOURLY"), 6,
-                new dev.droptrace.agent.AgentStatus.Identities(12, true, 40));
+                new dev.droptrace.agent.AgentStatus.Identities(12, true, 40), null, null);
         st.write(dir);
         Result text = run("status", "--journal", dir.toString());
         assertEquals(0, text.exit(), text.err());

@@ -22,7 +22,8 @@ class DropRecordTest {
             {DropRecord.LOCATION_OFFSET, 8}, {DropRecord.COUNT_OFFSET, 4}, {DropRecord.SRC_IDENTITY_ID_OFFSET, 4},
             {DropRecord.DST_IDENTITY_ID_OFFSET, 4}, {DropRecord.POLICY_ID_OFFSET, 4}, {DropRecord.INTERFACE_ID_OFFSET, 4},
             {DropRecord.LOCATION_ID_OFFSET, 4}, {DropRecord.NODE_ID_OFFSET, 4}, {DropRecord.ICMP_CODE_OFFSET, 1},
-            {DropRecord.RESERVED1_OFFSET, 3}, {DropRecord.RESERVED2_OFFSET, 8},
+            {DropRecord.FLAGS_OFFSET, 1}, {DropRecord.KERNEL_REASON_CODE_OFFSET, 2}, {DropRecord.DETAIL_ID_OFFSET, 4},
+            {DropRecord.RESERVED_OFFSET, 4},
         };
         int expected = 0;
         for (int[] f : offsetsAndSizes) {
@@ -47,7 +48,8 @@ class DropRecordTest {
                     .icmpType(255).icmpCode(254).srcPort(65535).dstPort(443).length(0xfffffffeL).ifindex(12)
                     .netns(0xf0000001L).cpu(7).reasonCode(0x80000000L).ktimeNs(-2).wallNs(Long.MAX_VALUE)
                     .location(0xffffffff81000000L).count(3).srcIdentityId(11).dstIdentityId(12).policyId(13)
-                    .interfaceId(14).locationId(15).nodeId(16);
+                    .interfaceId(14).locationId(15).nodeId(16).flags(DropRecord.FLAG_KERNEL_SEEN).kernelReasonCode(65534)
+                    .detailId(17);
             assertEquals(2, r.source());
             assertEquals(6, r.family());
             assertEquals(132, r.protocol());
@@ -72,6 +74,9 @@ class DropRecordTest {
             assertEquals(14, r.interfaceId());
             assertEquals(15, r.locationId());
             assertEquals(16, r.nodeId());
+            assertEquals(DropRecord.FLAG_KERNEL_SEEN, r.flags());
+            assertEquals(65534, r.kernelReasonCode());
+            assertEquals(17, r.detailId());
 
             long base = DropRecord.SIZE;
             ValueLayout.OfShort le16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -79,7 +84,7 @@ class DropRecordTest {
             assertEquals((short) 443, seg.get(le16, base + DropRecord.DST_PORT_OFFSET));
             assertEquals((byte) 0xbb, seg.get(ValueLayout.JAVA_BYTE, base + DropRecord.DST_PORT_OFFSET));
             assertEquals(16, seg.get(ValueLayout.JAVA_BYTE, base + DropRecord.NODE_ID_OFFSET));
-            assertEquals(0, seg.get(ValueLayout.JAVA_BYTE, base + DropRecord.RESERVED2_OFFSET));
+            assertEquals(0, seg.get(ValueLayout.JAVA_BYTE, base + DropRecord.RESERVED_OFFSET));
         }
     }
 

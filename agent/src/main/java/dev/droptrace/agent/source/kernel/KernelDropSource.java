@@ -71,6 +71,7 @@ public final class KernelDropSource implements AutoCloseable {
     private final dev.droptrace.libbpf.BpfProgram program;
     private final long aggregateIntervalNs;
     private volatile boolean running;
+    private dev.droptrace.agent.pipeline.EventPipeline pipeline;
     private boolean stopped;
     private volatile Throwable failure;
     private Thread thread;
@@ -205,9 +206,24 @@ public final class KernelDropSource implements AutoCloseable {
         }
     }
 
+    /** The running kernel's code of a drop reason name (as in the BTF enum, without prefix), -1 when it has none. */
+    public int reasonCode(String name) {
+        return reasonNames.code(name);
+    }
+
     /** Where the program is attached: "tp_btf/kfree_skb" or "tracepoint/skb/kfree_skb". */
     public String attachedAs() {
         return attachedAs;
+    }
+
+    /**
+     * Makes this source's drain thread the journal writer of the payload sources too: it polls the
+     * pipeline after each drain, and hands kernel records of the merger's reasons to it. Before {@link #start}.
+     */
+    public synchronized void drive(dev.droptrace.agent.pipeline.EventPipeline pipeline) {
+        if (thread != null) throw new IllegalStateException("already started");
+        this.pipeline = pipeline;
+        translator.merger(pipeline);
     }
 
     /** Starts the drain thread. */
@@ -230,10 +246,12 @@ public final class KernelDropSource implements AutoCloseable {
                     flows.flush(handler);
                     nextFlush = System.nanoTime() + interval;
                 }
+                if (pipeline != null) pipeline.poll();
             }
             ring.drain(handler); // what arrived before detach
             flows.flushAll(handler); // the pending counts of every flow (also when aggregation is off: both tables are then empty)
             ring.drain(handler);
+            if (pipeline != null) pipeline.flushAll();
         } catch (Throwable t) {
             failure = t;
             running = false;
@@ -260,7 +278,8 @@ public final class KernelDropSource implements AutoCloseable {
                     translator.events(), translator.decodeErrors(), byReason,
                     translator.drops(), translator.journalErrors(), translator.journalErrorDrops(), translator.refusedDrops(),
                     counter(a, CNT_AGGREGATED), counter(a, CNT_FLOW_FULL), flows.flowRecords(), flows.flowDrops(),
-                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs, missed());
+                    flows.flushes(), flows.activeFlows(), flows.capacity(), aggregateIntervalNs, missed(),
+                    translator.deferred(), translator.deferredDrops());
         }
     }
 
@@ -318,14 +337,15 @@ public final class KernelDropSource implements AutoCloseable {
      * and their drops), drops in records refused at the journal's cycle size share; aggregation: drops folded into flow counts in the kernel, drops recorded one by
      * one because the flow table was full, records and drops journaled from flow counts, flushes, flows
      * in the last retired table, table capacity, and the interval (0: off); runs the kernel skipped
-     * because the program was already running on that CPU (drops it never saw).
+     * because the program was already running on that CPU (drops it never saw); records (and drops)
+     * handed to the pipeline's merger, journaled there merged with a CNI drop or alone.
      */
     public record KernelCounters(long seen, long submitted, long lost, long events, long decodeErrors,
                                  Map<String, Long> byReason, long drops, long journalErrors, long journalErrorDrops,
                                  long refusedDrops,
                                  long aggregated, long flowTableFull, long flowRecords, long flowDrops,
                                  long flushes, long activeFlows, int flowCapacity, long aggregateIntervalNs,
-                                 long missed) {
+                                 long missed, long deferred, long deferredDrops) {
         /** Drops counted in the kernel but not yet journaled: folded into flow counts awaiting the next flush. */
         public long pending() {
             return Math.max(0, aggregated - flowDrops);

@@ -48,6 +48,9 @@ final class KernelRecordTranslator implements RecordHandler {
     private final AtomicLong journalErrors = new AtomicLong();
     private final AtomicLong journalErrorDrops = new AtomicLong();
     private final AtomicLong refusedDrops = new AtomicLong();
+    private dev.droptrace.agent.pipeline.EventPipeline merger;
+    private final AtomicLong deferred = new AtomicLong();
+    private final AtomicLong deferredDrops = new AtomicLong();
     private long wallOffsetNs;
     private long nextClockSync;
 
@@ -64,6 +67,11 @@ final class KernelRecordTranslator implements RecordHandler {
         this.symbolIds = new int[symbols.available() ? symbols.size() : 0];
         this.nodeId = journal.intern(DictionaryKind.STRING, node);
         syncClock();
+    }
+
+    /** Kernel records of the pipeline's merge reasons go to its merger instead of the journal (drain thread). */
+    void merger(dev.droptrace.agent.pipeline.EventPipeline pipeline) {
+        this.merger = pipeline;
     }
 
     /** Kernel timestamps are CLOCK_MONOTONIC; the offset to wall time is refreshed once a second. */
@@ -119,6 +127,13 @@ final class KernelRecordTranslator implements RecordHandler {
         try {
             r.locationId(symbolId(location));
             if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
+            if (merger != null && merger.merger() != null && merger.merger().mergesKernelReason(r.reasonCode())) {
+                // one packet, one event: the pipeline journals it, merged with a CNI drop or alone
+                deferred.setRelease(deferred.getPlain() + 1);
+                deferredDrops.setRelease(deferredDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+                merger.onKernel(scratch, 0);
+                return;
+            }
             if (!journal.appendEvent(scratch, 0)) { // the cycle is at its share of the size limit: counted there and here
                 refusedDrops.setRelease(refusedDrops.getPlain() + Integer.toUnsignedLong(r.count()));
                 return;
@@ -156,6 +171,15 @@ final class KernelRecordTranslator implements RecordHandler {
 
     long events() {
         return events.get();
+    }
+
+    /** Records (and their drops) handed to the pipeline's merger instead of journaled here. */
+    long deferred() {
+        return deferred.get();
+    }
+
+    long deferredDrops() {
+        return deferredDrops.get();
     }
 
     long decodeErrors() {

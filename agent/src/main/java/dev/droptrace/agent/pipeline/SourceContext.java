@@ -1,0 +1,20 @@
+package dev.droptrace.agent.pipeline;
+
+import dev.droptrace.agent.identity.IdentityCache;
+import dev.droptrace.agent.journal.DropJournal;
+
+import java.nio.file.Path;
+
+/**
+ * What a payload source needs from the agent: the journal (its translator interns dictionary text
+ * on the writer thread), the pipeline its transport feeds, the pod-identity cache (may be null), the
+ * node name, the kubeconfig for its own informers (null: in-cluster when run as a pod, none otherwise)
+ * and the command-line options.
+ */
+public record SourceContext(DropJournal journal, EventPipeline pipeline, IdentityCache identities, String node,
+                            Path kubeconfig, SourceOptions options) {
+    /** Whether a Kubernetes API is configured (a kubeconfig, or the in-cluster service account). */
+    public boolean hasCluster() {
+        return kubeconfig != null || System.getenv("KUBERNETES_SERVICE_HOST") != null;
+    }
+}
