@@ -39,6 +39,9 @@ public final class EventPipeline implements AutoCloseable {
     private final DropRecord out = new DropRecord();
     private final PayloadQueue.Handler handler = this::onPayload;
     private PacketMerger merger;
+    private DropAttributor attributor;
+    private final DropRecord attributed = new DropRecord();
+    private int currentType;
     private long nowNs;
     private volatile boolean running;
     private Thread thread;
@@ -79,8 +82,13 @@ public final class EventPipeline implements AutoCloseable {
      * Returns the merger, which the kernel source consults per record.
      */
     public PacketMerger enableMerge(long windowNs) {
-        if (merger == null) merger = new PacketMerger(MERGE_CAPACITY, windowNs, this::append);
+        if (merger == null) merger = new PacketMerger(MERGE_CAPACITY, windowNs, this::appendFromMerger);
         return merger;
+    }
+
+    /** Attributes kernel drops that no CNI record explained (merging on only). Before the first poll. */
+    public void attributor(DropAttributor a) {
+        this.attributor = a;
     }
 
     /** The merger, or null when merging is off. */
@@ -94,6 +102,7 @@ public final class EventPipeline implements AutoCloseable {
         while (queue.drain(handler, 4096) > 0) {
             // until empty: a burst is journaled in one poll
         }
+        flushTranslators();
         if (merger != null) {
             merger.expire(nowNs);
             publishMergeCounters();
@@ -120,24 +129,56 @@ public final class EventPipeline implements AutoCloseable {
             return;
         }
         payloads.setRelease(type, payloads.getPlain(type) + 1);
-        out.clear();
-        int result;
+        currentType = type;
+        long before = translated.getPlain(type);
         try {
-            result = t.translate(data, offset, length, aux, out);
+            t.translate(data, offset, length, aux, sink);
         } catch (RuntimeException e) { // a translator bug must not stop the writer: counted as ignored
             LOG.debug("translator of type {} failed: {}", type, e.toString());
-            result = PayloadTranslator.NONE;
         }
-        if (result == PayloadTranslator.NONE) {
-            ignored.setRelease(type, ignored.getPlain(type) + 1);
-            return;
+        if (translated.getPlain(type) == before) ignored.setRelease(type, ignored.getPlain(type) + 1);
+    }
+
+    private final EventSink sink = new EventSink() {
+        @Override
+        public DropRecord begin() {
+            return out.clear();
         }
-        translated.setRelease(type, translated.getPlain(type) + 1);
-        if (result == PayloadTranslator.EVENT_MERGEABLE && merger != null) {
-            merger.onCni(scratch, 0, nowNs);
-        } else {
-            append(scratch, 0);
+
+        @Override
+        public void emit(boolean mergeable) {
+            translated.setRelease(currentType, translated.getPlain(currentType) + 1);
+            if (mergeable && merger != null) {
+                merger.onCni(scratch, 0, nowNs);
+            } else {
+                append(scratch, 0);
+            }
         }
+    };
+
+    private void flushTranslators() {
+        for (int type = 1; type < TYPES; type++) {
+            if (translators[type] == null) continue;
+            currentType = type;
+            try {
+                translators[type].flush(sink);
+            } catch (RuntimeException e) {
+                LOG.debug("translator of type {} failed to flush: {}", type, e.toString());
+            }
+        }
+    }
+
+    /** Kernel records the merger emits alone may still be attributed (default deny). */
+    private void appendFromMerger(MemorySegment seg, long off) {
+        if (attributor != null && seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off + DropRecord.SOURCE_OFFSET)
+                == dev.droptrace.agent.event.DropSource.KERNEL.code()) {
+            try {
+                attributor.attribute(attributed.wrap(seg, off));
+            } catch (RuntimeException e) {
+                LOG.debug("attribution failed: {}", e.toString());
+            }
+        }
+        append(seg, off);
     }
 
     /** Appends one event; journal refusals and errors are counted, never thrown. */
