@@ -3,6 +3,7 @@ package dev.droptrace.agent.cli;
 import dev.droptrace.agent.Agent;
 import dev.droptrace.agent.AgentStatus;
 import dev.droptrace.agent.journal.RetentionPolicy;
+import dev.droptrace.agent.pipeline.SourceOptions;
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
@@ -29,8 +30,36 @@ public final class AgentCommand implements Callable<Integer> {
     String node;
 
     @Option(names = "--sources", split = ",", paramLabel = "SOURCE", defaultValue = "kernel",
-            description = "Drop sources to run (default: ${DEFAULT-VALUE}). Known: kernel.")
+            description = "Drop sources to run, comma-separated (default: ${DEFAULT-VALUE}). Known: kernel, cilium, calico.")
     List<String> sources;
+
+    @Option(names = "--cilium-socket", paramLabel = "PATH", defaultValue = "/var/run/cilium/monitor1_2.sock",
+            description = "Cilium source, default route: cilium-agent's monitor socket (default: ${DEFAULT-VALUE}). "
+                    + "Shares the datapath's events with cilium-agent and Hubble; reconnects when cilium-agent restarts.")
+    Path ciliumSocket;
+
+    @Option(names = "--cilium-ring", paramLabel = "PATH",
+            description = "Cilium source, opt-in route: read the pinned cilium_events perf ring itself "
+                    + "(usually /sys/fs/bpf/tc/globals/cilium_events) instead of the monitor socket. "
+                    + "Only where cilium-agent does NOT read the ring: a second reader of a perf event array "
+                    + "takes the events from the first, so cilium-agent and Hubble would stop seeing them.")
+    Path ciliumRing;
+
+    @Option(names = "--cilium-version", paramLabel = "N", defaultValue = "0",
+            description = "Force the notification version of every drop and policy-verdict message "
+                    + "(default: 0, decide per message from its length as the spec describes).")
+    int ciliumVersion;
+
+    @Option(names = "--cilium-allowed", description = "Also journal allowed Cilium policy verdicts (default: counted only).")
+    boolean ciliumAllowed;
+
+    @Option(names = "--nflog-groups", split = ",", paramLabel = "GROUP", defaultValue = "1,2",
+            description = "Calico source: NFLOG groups to listen on (default: ${DEFAULT-VALUE}; Calico logs ingress to 1, egress to 2). "
+                    + "A group another listener holds (calico-node's flow logs) is reported, never taken.")
+    List<Integer> nflogGroups;
+
+    @Option(names = "--calico-allowed", description = "Also journal Calico allow and pass records (default: counted only).")
+    boolean calicoAllowed;
 
     @Option(names = "--kubeconfig", paramLabel = "FILE",
             description = "Kubeconfig for pod identity (default: the in-cluster service account when run as a pod).")
@@ -66,7 +95,9 @@ public final class AgentCommand implements Callable<Integer> {
         long interval = noAggregate ? 0 : TimeArg.duration(aggregateInterval).toNanos();
         RetentionPolicy retention = new RetentionPolicy(TimeArg.size(retentionSize), TimeArg.duration(retentionAge));
         return new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory)
-                .withAggregateInterval(interval).withRetention(retention).withRollCycle(rollCycle(rollCycle));
+                .withAggregateInterval(interval).withRetention(retention).withRollCycle(rollCycle(rollCycle))
+                .withSourceOptions(new SourceOptions(ciliumSocket, ciliumRing, ciliumVersion, ciliumAllowed,
+                        nflogGroups, calicoAllowed));
     }
 
     static RollCycle rollCycle(String name) {

@@ -74,6 +74,8 @@ public final class StatusCommand implements Callable<Integer> {
             agent.map(AgentStatus::retention).ifPresent(r -> root.set("retention", json.valueToTree(r)));
             root.set("by_reason", json.valueToTree(agent.map(AgentStatus::byReason).orElse(Map.of())));
             agent.ifPresent(st -> root.set("identities", json.valueToTree(st.identities())));
+            agent.map(AgentStatus::pipeline).ifPresent(p -> root.set("pipeline", json.valueToTree(p)));
+            agent.map(AgentStatus::sourceDetail).ifPresent(d -> d.forEach((name, m) -> root.set(name, json.valueToTree(m))));
             root.set("journal", json.valueToTree(js));
             out.println(json.writeValueAsString(root));
         } else {
@@ -115,6 +117,19 @@ public final class StatusCommand implements Callable<Integer> {
                 if (s.identities() != null) {
                     out.printf("identities %d known, %s%n", s.identities().known(),
                             s.identities().synced() ? "synced" : "not synced (no inventory or cluster answering yet)");
+                }
+                AgentStatus.Pipeline p = s.pipeline();
+                if (p != null) {
+                    out.printf("payloads   cilium %d (%d events, %d not journaled)   nflog %d (%d events, %d not journaled)   lost at full queue %d%n",
+                            p.ciliumPayloads(), p.ciliumEvents(), p.ciliumIgnored(), p.nflogPayloads(), p.nflogEvents(),
+                            p.nflogIgnored(), p.queueLost());
+                    if (p.merging()) {
+                        out.printf("merge      %d one-packet events (CNI + kernel)   CNI alone %d   kernel alone %d   early %d   pending %d%n",
+                                p.merged(), p.cniAlone(), p.kernelAlone(), p.evictedEarly(), p.pending());
+                    }
+                }
+                if (s.sourceDetail() != null) {
+                    s.sourceDetail().forEach((name, m) -> out.printf("%-10s %s%n", name, m));
                 }
                 if (!s.byReason().isEmpty()) {
                     out.println("by reason");
