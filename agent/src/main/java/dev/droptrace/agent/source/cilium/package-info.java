@@ -5,7 +5,10 @@
  * classifies one sample, settles the header length (section 3.6, with a {@code --cilium-version}
  * override) and slices the captured packet with {@code len_cap}, a parser that fills a
  * {@code DropRecord} from the captured headers, and Cilium's drop-reason and reserved-identity
- * tables. Nothing is allocated per message and bad input is counted by kind, never thrown. The gob
- * stream of the monitor socket and the perf ring route build on this package.
+ * tables. Nothing is allocated per message and bad input is counted by kind, never thrown. Both
+ * routes deliver raw notifications to a {@code CiliumPayloadSink}: the default one reads
+ * cilium-agent's monitor socket ({@code MonitorSocketClient}, reconnecting on its own) and decodes
+ * its Go gob stream of payloads ({@code GobPayloadDecoder}); the perf ring route builds on the same
+ * sink.
  */
 package dev.droptrace.agent.source.cilium;
