@@ -15,12 +15,17 @@ if [ ! -s "$inc/vmlinux.h" ] || [ "$btf" -nt "$inc/vmlinux.h" ]; then
   bpftool btf dump file "$btf" format c > "$inc/vmlinux.h.tmp" && mv "$inc/vmlinux.h.tmp" "$inc/vmlinux.h"
 fi
 arch=$(uname -m); case "$arch" in x86_64) tarch=x86;; aarch64) tarch=arm64;; *) tarch=$arch;; esac
-for c in "$src"/*.bpf.c; do
-  name=$(basename "$c" .c)
-  if [ ! -s "$out/$name.o" ] || [ -n "$(find "$src" -newer "$out/$name.o" -type f | head -1)" ]; then
+# Programs at the top level, and test fixtures (programs that write CNI formats) under fixtures/,
+# land in the same relative place under $out.
+for c in "$src"/*.bpf.c "$src"/fixtures/*.bpf.c; do
+  [ -e "$c" ] || continue
+  rel=${c#"$src"/}
+  obj="$out/${rel%.c}.o"
+  mkdir -p "$(dirname "$obj")"
+  if [ ! -s "$obj" ] || [ -n "$(find "$src" -newer "$obj" -type f | head -1)" ]; then
     clang -g -O2 -target bpf -D__TARGET_ARCH_$tarch -Wall -Werror -Wno-unused-function \
-      -I"$inc" -I"$src" -c "$c" -o "$out/$name.o"
+      -I"$inc" -I"$src" -c "$c" -o "$obj"
     # strip DWARF but keep BTF (.BTF / .BTF.ext), which CO-RE and our layout test need
-    llvm-strip -g "$out/$name.o" 2>/dev/null || true
+    llvm-strip -g "$obj" 2>/dev/null || true
   fi
 done

@@ -248,6 +248,38 @@ public final class BpfMap {
         return sum;
     }
 
+    /**
+     * Pins the loaded map at {@code path} in a BPF filesystem (bpf_map__pin), so other processes
+     * can open it by path; the parent directory must exist. The pin outlives this object until
+     * {@link #unpin}.
+     */
+    public void pin(java.nio.file.Path path) {
+        owner.handle();
+        int rc;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            rc = (int) Calls.PIN.invokeExact(ptr, arena.allocateFrom(path.toString()));
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+        if (rc < 0) {
+            throw Libbpf.failure("bpf_map__pin", -rc, path.toString());
+        }
+    }
+
+    /** Removes the pin at {@code path} made by {@link #pin} (bpf_map__unpin). */
+    public void unpin(java.nio.file.Path path) {
+        owner.handle();
+        int rc;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            rc = (int) Calls.UNPIN.invokeExact(ptr, arena.allocateFrom(path.toString()));
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+        if (rc < 0) {
+            throw Libbpf.failure("bpf_map__unpin", -rc, path.toString());
+        }
+    }
+
     private void checkKey(MemorySegment key) {
         if (key.byteSize() < keySize || !key.isNative()) {
             throw new IllegalArgumentException("map " + name + ": key must be native memory of " + keySize() + " bytes, got " + key);
@@ -294,6 +326,8 @@ public final class BpfMap {
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), false);
         static final MethodHandle DELETE_ELEM = Libbpf.downcall("bpf_map_delete_elem",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), false);
+        static final MethodHandle PIN = Libbpf.downcall("bpf_map__pin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), false);
+        static final MethodHandle UNPIN = Libbpf.downcall("bpf_map__unpin", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), false);
         static final MethodHandle NEXT_KEY = Libbpf.downcall("bpf_map_get_next_key",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), false);
     }

@@ -6,7 +6,10 @@
  * mmap'd pages in Java, with acquire/release ordering on the positions, allocating nothing per record
  * (as cilium/ebpf's ringbuf reader does in Go). {@link dev.droptrace.libbpf.LibbpfRingBuffer} drains
  * the same ring through libbpf's own reader and one upcall per record, kept so a benchmark can compare
- * the two. Every handle is {@link java.lang.AutoCloseable} and every owner has its own
+ * the two. {@link dev.droptrace.libbpf.BpfPinnedMap} opens a map another program pinned in a BPF
+ * filesystem (bpf_obj_get) and owns only its fd; {@link dev.droptrace.libbpf.BpfTcAttachment} attaches a
+ * tc program to a device's clsact hook through libbpf's netlink API, inside a named network namespace
+ * if asked. Every handle is {@link java.lang.AutoCloseable} and every owner has its own
  * {@link java.lang.foreign.Arena}; libbpf's log goes to the SLF4J logger {@code libbpf}, and a failed
  * call throws {@link dev.droptrace.libc.NativeCallException}, with the verifier log for a failed load.
  */

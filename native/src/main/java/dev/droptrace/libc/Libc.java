@@ -59,6 +59,7 @@ public final class Libc {
     private static final MethodHandle CLOCK_GETTIME = downcall("clock_gettime", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), true);
     private static final MethodHandle GETPAGESIZE = downcall("getpagesize", FunctionDescriptor.of(JAVA_INT), false);
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
+    private static final MethodHandle IF_NAMETOINDEX = downcall("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
     private static final MethodHandle VSNPRINTF = downcall("vsnprintf",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS), false);
 
@@ -129,6 +130,56 @@ public final class Libc {
             throw new NativeCallException("poll", errno);
         }
         return rc == 0 ? 0 : pollfd.get(JAVA_SHORT, 6) & 0xffff;
+    }
+
+    /**
+     * Waits up to {@code timeoutMs} (-1: forever) on {@code count} {@code struct pollfd} (8 bytes
+     * each: int fd, short events, short revents) in {@code pollfds}, allocation-free; the caller
+     * reads the revents in place.
+     *
+     * @return the number of fds with events, 0 on timeout or when a signal interrupted the wait
+     * @throws NativeCallException if poll fails for another reason
+     */
+    public static int poll(MemorySegment pollfds, int count, int timeoutMs) {
+        if (pollfds.byteSize() < 8L * count) {
+            throw new IllegalArgumentException("pollfds holds fewer than " + count + " entries");
+        }
+        MemorySegment state = STATE.get();
+        int rc;
+        try {
+            rc = (int) POLL.invokeExact(state, pollfds, (long) count, timeoutMs);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) {
+            int errno = errno(state);
+            if (errno == EINTR) {
+                return 0;
+            }
+            throw new NativeCallException("poll", errno);
+        }
+        return rc;
+    }
+
+    /**
+     * The index of the network interface {@code name} in the calling thread's network namespace
+     * (if_nametoindex).
+     *
+     * @throws NativeCallException if there is no such interface
+     */
+    public static int ifNametoindex(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = STATE.get();
+            int index = (int) IF_NAMETOINDEX.invokeExact(state, arena.allocateFrom(name));
+            if (index == 0) {
+                throw new NativeCallException("if_nametoindex " + name, errno(state));
+            }
+            return index;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     /**
