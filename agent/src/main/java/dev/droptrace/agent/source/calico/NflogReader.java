@@ -36,6 +36,7 @@ public final class NflogReader implements AutoCloseable {
     private final Thread thread;
 
     private volatile boolean running = true;
+    private boolean closed;
     private volatile long datagrams;
     private volatile long packets;
     private volatile long overruns;
@@ -171,7 +172,9 @@ public final class NflogReader implements AutoCloseable {
 
     /** Stops and joins the reading thread; the socket stays open. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
         running = false;
         if (thread != null) {
             boolean interrupted = false;
