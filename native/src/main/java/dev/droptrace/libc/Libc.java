@@ -34,6 +34,20 @@ public final class Libc {
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
 
+    // sockets (Linux, every architecture droptrace runs on)
+    public static final int EPERM = 1;
+    public static final int EBUSY = 16;
+    public static final int ENOBUFS = 105;
+    public static final int AF_NETLINK = 16;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_RCVBUFFORCE = 33;
+    public static final int MSG_TRUNC = 0x20;
+    public static final int MSG_DONTWAIT = 0x40;
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
@@ -60,6 +74,16 @@ public final class Libc {
     private static final MethodHandle GETPAGESIZE = downcall("getpagesize", FunctionDescriptor.of(JAVA_INT), false);
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), true);
     private static final MethodHandle IF_NAMETOINDEX = downcall("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
+    private static final MethodHandle SOCKET = downcall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), true);
+    private static final MethodHandle BIND = downcall("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), true);
+    private static final MethodHandle GETSOCKNAME = downcall("getsockname", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), true);
+    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
+    private static final MethodHandle SENDTO = downcall("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), true);
+    private static final MethodHandle RECV = downcall("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), true);
     private static final MethodHandle VSNPRINTF = downcall("vsnprintf",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS), false);
 
@@ -307,6 +331,119 @@ public final class Libc {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    // ---- sockets ---------------------------------------------------------------------------------
+
+    /** socket(2); returns the fd. */
+    public static int socket(int domain, int type, int protocol) {
+        MemorySegment state = STATE.get();
+        int fd;
+        try {
+            fd = (int) SOCKET.invokeExact(state, domain, type, protocol);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (fd < 0) throw new NativeCallException("socket", errno(state));
+        return fd;
+    }
+
+    /** bind(2) to the socket address in {@code address} (its whole size is the address length). */
+    public static void bind(int fd, MemorySegment address) {
+        MemorySegment state = STATE.get();
+        int rc;
+        try {
+            rc = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) throw new NativeCallException("bind", errno(state));
+    }
+
+    /** getsockname(2) into {@code address}; returns the length the kernel wrote. */
+    public static int getsockname(int fd, MemorySegment address) {
+        MemorySegment state = STATE.get();
+        MemorySegment len = SCRATCH.get();
+        len.set(JAVA_INT, 0, (int) address.byteSize());
+        int rc;
+        try {
+            rc = (int) GETSOCKNAME.invokeExact(state, fd, address, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) throw new NativeCallException("getsockname", errno(state));
+        return len.get(JAVA_INT, 0);
+    }
+
+    /** setsockopt(2) with an int value; {@code what} names the option in the exception. */
+    public static void setsockopt(int fd, int level, int option, int value, String what) {
+        MemorySegment v = SCRATCH.get();
+        v.set(JAVA_INT, 0, value);
+        setsockopt(fd, level, option, v.asSlice(0, 4), what);
+    }
+
+    /** setsockopt(2) with the option value in {@code value} (its whole size is the option length). */
+    public static void setsockopt(int fd, int level, int option, MemorySegment value, String what) {
+        MemorySegment state = STATE.get();
+        int rc;
+        try {
+            rc = (int) SETSOCKOPT.invokeExact(state, fd, level, option, value, (int) value.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) throw new NativeCallException("setsockopt " + what, errno(state));
+    }
+
+    /** getsockopt(2) of an int option. */
+    public static int getsockoptInt(int fd, int level, int option, String what) {
+        MemorySegment scratch = SCRATCH.get();
+        MemorySegment value = scratch.asSlice(0, 4);
+        MemorySegment len = scratch.asSlice(8, 4);
+        len.set(JAVA_INT, 0, 4);
+        MemorySegment state = STATE.get();
+        int rc;
+        try {
+            rc = (int) GETSOCKOPT.invokeExact(state, fd, level, option, value, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) throw new NativeCallException("getsockopt " + what, errno(state));
+        return value.get(JAVA_INT, 0);
+    }
+
+    /**
+     * sendto(2) of {@code length} bytes of {@code buffer} (a native segment) to {@code address}
+     * ({@link MemorySegment#NULL} for a connected or netlink default peer); returns the bytes sent.
+     */
+    public static long sendto(int fd, MemorySegment buffer, long length, int flags, MemorySegment address) {
+        MemorySegment state = STATE.get();
+        long rc;
+        try {
+            rc = (long) SENDTO.invokeExact(state, fd, buffer, length, flags, address,
+                    address.equals(MemorySegment.NULL) ? 0 : (int) address.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (rc < 0) throw new NativeCallException("sendto", errno(state));
+        return rc;
+    }
+
+    /**
+     * recv(2) into {@code length} bytes of {@code buffer} (a native segment), allocation-free. Unlike
+     * the other calls it does not throw: EAGAIN, EINTR and ENOBUFS are ordinary outcomes for a reader,
+     * so a failure comes back as the negative errno.
+     *
+     * @return the byte count (with {@link #MSG_TRUNC}, the datagram's full length), or {@code -errno}
+     */
+    public static long recv(int fd, MemorySegment buffer, long length, int flags) {
+        MemorySegment state = STATE.get();
+        long rc;
+        try {
+            rc = (long) RECV.invokeExact(state, fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return rc < 0 ? -errno(state) : rc;
     }
 
     /** Unchecked rethrow of what a MethodHandle invocation declared as Throwable. */

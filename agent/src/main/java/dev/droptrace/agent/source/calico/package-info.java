@@ -7,7 +7,10 @@
  * {@link dev.droptrace.agent.source.calico.CalicoPrefix} maps Calico's NFLOG prefix grammar (ids of
  * v3.30-v3.31 and of v3.32 and later) back to the tier, policy, action, direction and rule index, and
  * {@link dev.droptrace.agent.source.calico.CalicoPrefixResolver} resolves hashed 63-character prefixes
- * by recomputing the prefixes of known policies. Sockets, binding and the configuration of groups are
- * not here yet. Facts and test vectors: {@code specs/calico-nflog.md}.
+ * by recomputing the prefixes of known policies. {@link dev.droptrace.agent.source.calico.NflogSocket} binds
+ * the NFLOG groups inside the node's network namespace (a group another listener holds is reported
+ * with its holder and left alone), and {@link dev.droptrace.agent.source.calico.NflogReader} drains
+ * it on its own thread into an {@link dev.droptrace.agent.source.calico.NflogMessageSink}, counting
+ * overruns and malformed input. Facts and test vectors: {@code specs/calico-nflog.md}.
  */
 package dev.droptrace.agent.source.calico;
