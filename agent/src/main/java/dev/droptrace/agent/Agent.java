@@ -149,6 +149,7 @@ public final class Agent implements AutoCloseable {
                 // one packet, one event: kernel records of the reasons the CNI drops give wait for its record
                 PacketMerger merger = pipeline.enableMerge(config.aggregateIntervalNs() + EventPipeline.MERGE_SLACK_NS);
                 for (PayloadSource s : payloadSources.values()) {
+                    if (s.attributor() != null) pipeline.attributor(s.attributor());
                     for (String reason : s.kernelMergeReasons()) {
                         int code = kernel.reasonCode(reason);
                         if (code >= 0) merger.mergeKernelReason(code);

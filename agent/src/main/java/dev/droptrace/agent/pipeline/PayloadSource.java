@@ -21,6 +21,11 @@ public interface PayloadSource extends AutoCloseable {
     /** Kernel reason names (BTF enum skb_drop_reason, without prefix) of the packets it reports as dropped. */
     Set<String> kernelMergeReasons();
 
+    /** Names the policy behind kernel drops of its merge reasons that it did not report itself; null for none. */
+    default DropAttributor attributor() {
+        return null;
+    }
+
     /** Counters and states for {@code status -o json} under this source's name (JSON-friendly values). */
     Map<String, Object> status();
 
