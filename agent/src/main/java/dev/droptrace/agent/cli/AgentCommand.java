@@ -58,6 +58,10 @@ public final class AgentCommand implements Callable<Integer> {
                     + "A group another listener holds (calico-node's flow logs) is reported, never taken.")
     List<Integer> nflogGroups;
 
+    @Option(names = "--nflog-netns", paramLabel = "NAME", hidden = true,
+            description = "Listen to NFLOG in this named network namespace instead of the agent's own (tests).")
+    String nflogNetns;
+
     @Option(names = "--calico-allowed", description = "Also journal Calico allow and pass records (default: counted only).")
     boolean calicoAllowed;
 
@@ -97,7 +101,7 @@ public final class AgentCommand implements Callable<Integer> {
         return new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory)
                 .withAggregateInterval(interval).withRetention(retention).withRollCycle(rollCycle(rollCycle))
                 .withSourceOptions(new SourceOptions(ciliumSocket, ciliumRing, ciliumVersion, ciliumAllowed,
-                        nflogGroups, calicoAllowed));
+                        nflogGroups, calicoAllowed, nflogNetns));
     }
 
     static RollCycle rollCycle(String name) {
