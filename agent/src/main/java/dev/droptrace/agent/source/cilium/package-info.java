@@ -7,5 +7,10 @@
  * {@code DropRecord} from the captured headers, and Cilium's drop-reason and reserved-identity
  * tables. Nothing is allocated per message and bad input is counted by kind, never thrown. The gob
  * stream of the monitor socket and the perf ring route build on this package.
+ *
+ * <p>On top of the decoding layer, {@code CiliumPayloadTranslator} turns samples into journal events
+ * on the writer thread (one event per packet: a denied verdict and the drop notification of the same
+ * packet are joined), and {@code CiliumIdentitySource} feeds a lock-free {@code CiliumIdentityTable}
+ * from the CiliumIdentity and CiliumEndpoint objects, which names the pods at both ends.
  */
 package dev.droptrace.agent.source.cilium;
