@@ -7,6 +7,7 @@ import dev.droptrace.agent.event.Direction;
 import dev.droptrace.agent.event.DropRecord;
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.event.DropView;
+import dev.droptrace.agent.event.EndpointIdentity;
 import dev.droptrace.agent.identity.Identity;
 import dev.droptrace.agent.identity.IdentityCache;
 import dev.droptrace.agent.identity.IdentityResolver;
@@ -168,7 +169,7 @@ public final class CiliumPayloadTranslator implements PayloadTranslator {
         journal.defineReason(DropSource.CILIUM, REASON_REDIRECTED, "REDIRECTED");
         for (int id = 1; id < reservedIds.length; id++) {
             String text = id == ReservedIdentities.HOST && node != null ? Identity.host(node).json()
-                    : "{\"reserved\":\"" + ReservedIdentities.name(id) + "\"}";
+                    : DropView.identityJson(new EndpointIdentity(null, null, null, Map.of(), null, null, ReservedIdentities.name(id)));
             reservedIds[id] = journal.intern(DictionaryKind.IDENTITY, text);
         }
         work.wrap(scratch, 0);
