@@ -10,7 +10,9 @@ import java.util.List;
  *
  * @param ciliumSocket   cilium-agent's monitor socket (the default route)
  * @param ciliumRing     the pinned cilium_events perf event array (opt-in route), null for the socket route
- * @param ciliumVersion  notification version forced for every drop/verdict message, 0 for automatic
+ * @param ciliumVersion  the Cilium release whose header lengths to assume for every drop/verdict message, as
+ *                       {@code major * 100 + minor} ({@code CiliumVersion.parse("1.19").code()} = 119), 0 for
+ *                       automatic (from the sample sizes)
  * @param ciliumAllowed  journal allowed policy verdicts too
  * @param nflogGroups    NFLOG groups to listen on
  * @param calicoAllowed  journal allow and pass records too

@@ -302,7 +302,7 @@ public final class CiliumMessageDecoder {
             out.length(drop.lenOrig()).ifindex(drop.ifindex()).reasonCode(drop.reason());
             // dst_id is the local endpoint of an ingress drop and 0 for egress (and for early drops)
             out.direction(drop.dstId() != 0 ? Direction.INGRESS : Direction.UNKNOWN);
-            if (packetKnown && (flags & DropNotify.FLAG_IPV6) != 0) {
+            if (packetLength > 0 && (flags & DropNotify.FLAG_IPV6) != 0) {
                 out.family(DropRecord.FAMILY_IPV6);
             }
             l3 = (flags & DropNotify.FLAG_L3_DEV) != 0;
@@ -312,7 +312,7 @@ public final class CiliumMessageDecoder {
         } else if (lastKind == Kind.POLICY_VERDICT) {
             out.length(verdict.lenOrig()).reasonCode(verdict.dropReason());
             out.direction(Direction.fromCode(verdict.direction()));
-            if (packetKnown) { // no family without addresses: they would print as 0.0.0.0
+            if (packetLength > 0) { // no family without addresses: they would print as 0.0.0.0
                 out.family(verdict.ipv6() ? DropRecord.FAMILY_IPV6 : DropRecord.FAMILY_IPV4);
             }
             int proto = verdict.proto();

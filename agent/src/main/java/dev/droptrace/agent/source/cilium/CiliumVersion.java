@@ -40,6 +40,27 @@ public record CiliumVersion(int major, int minor) implements Comparable<CiliumVe
         }
     }
 
+    /**
+     * The release from its integer code {@code major * 100 + minor} (119 = v1.19), the form
+     * {@code SourceOptions.ciliumVersion} carries; null for 0 (work the header lengths out).
+     *
+     * @throws IllegalArgumentException for a negative code or one below 100 (not major.minor)
+     */
+    public static CiliumVersion fromCode(int code) {
+        if (code == 0) {
+            return null;
+        }
+        if (code < 100) {
+            throw new IllegalArgumentException("not a Cilium version code (want major*100+minor, e.g. 119 for 1.19): " + code);
+        }
+        return new CiliumVersion(code / 100, code % 100);
+    }
+
+    /** {@code major * 100 + minor}, the inverse of {@link #fromCode}. */
+    public int code() {
+        return major * 100 + minor;
+    }
+
     public boolean atLeast(CiliumVersion other) {
         return compareTo(other) >= 0;
     }
