@@ -41,14 +41,15 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--cilium-ring", paramLabel = "PATH",
             description = "Cilium source, opt-in route: read the pinned cilium_events perf ring itself "
                     + "(usually /sys/fs/bpf/tc/globals/cilium_events) instead of the monitor socket. "
-                    + "Only where cilium-agent does NOT read the ring: a second reader of a perf event array "
-                    + "takes the events from the first, so cilium-agent and Hubble would stop seeing them.")
+                    + "Only where cilium-agent does NOT read the ring. "
+                    + dev.droptrace.agent.source.cilium.CiliumRingReader.COEXISTENCE_WARNING)
     Path ciliumRing;
 
-    @Option(names = "--cilium-version", paramLabel = "N", defaultValue = "0",
-            description = "Force the notification version of every drop and policy-verdict message "
-                    + "(default: 0, decide per message from its length as the spec describes).")
-    int ciliumVersion;
+    @Option(names = "--cilium-version", paramLabel = "MAJOR.MINOR",
+            description = "The Cilium release on this node (for example 1.16), which settles the header length of "
+                    + "drop and policy-verdict messages whose version byte is ambiguous (32/36/40 bytes). "
+                    + "Default: worked out from each message's size.")
+    String ciliumVersion;
 
     @Option(names = "--cilium-allowed", description = "Also journal allowed Cilium policy verdicts (default: counted only).")
     boolean ciliumAllowed;
@@ -100,7 +101,8 @@ public final class AgentCommand implements Callable<Integer> {
         RetentionPolicy retention = new RetentionPolicy(TimeArg.size(retentionSize), TimeArg.duration(retentionAge));
         return new Agent.Config(journal, nodeName, new LinkedHashSet<>(sources), kubeconfig, inventory)
                 .withAggregateInterval(interval).withRetention(retention).withRollCycle(rollCycle(rollCycle))
-                .withSourceOptions(new SourceOptions(ciliumSocket, ciliumRing, ciliumVersion, ciliumAllowed,
+                .withSourceOptions(new SourceOptions(ciliumSocket, ciliumRing,
+                        ciliumVersion == null ? 0 : dev.droptrace.agent.source.cilium.CiliumVersion.parse(ciliumVersion).code(), ciliumAllowed,
                         nflogGroups, calicoAllowed, nflogNetns));
     }
 

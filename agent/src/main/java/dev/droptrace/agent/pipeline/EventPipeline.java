@@ -117,6 +117,15 @@ public final class EventPipeline implements AutoCloseable {
     /** Journals everything still waiting (shutdown, after the last poll). */
     public void flushAll() {
         poll();
+        for (int type = 1; type < TYPES; type++) {
+            if (translators[type] == null) continue;
+            currentType = type;
+            try {
+                translators[type].flushAll(sink);
+            } catch (RuntimeException e) {
+                LOG.debug("translator of type {} failed to flush: {}", type, e.toString());
+            }
+        }
         if (merger != null) {
             merger.flushAll();
             publishMergeCounters();

@@ -7,9 +7,10 @@ public final class PayloadSources {
 
     /** Opens and starts the named source; throws with one line when it cannot start at all. */
     public static PayloadSource open(String name, SourceContext ctx) {
-        switch (name) {
-            case "cilium", "calico" -> throw new UnsupportedOperationException("not built yet");
+        return switch (name) {
+            case "cilium" -> dev.droptrace.agent.source.cilium.CiliumDropSource.open(ctx);
+            case "calico" -> throw new UnsupportedOperationException("not built yet");
             default -> throw new IllegalArgumentException("unknown payload source " + name);
-        }
+        };
     }
 }

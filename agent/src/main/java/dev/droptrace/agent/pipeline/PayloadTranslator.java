@@ -18,4 +18,9 @@ public interface PayloadTranslator {
     /** Called after each poll of the queue: emit what was held back and should not wait longer. */
     default void flush(EventSink sink) {
     }
+
+    /** Called once at shutdown, after the last poll: emit everything still held. */
+    default void flushAll(EventSink sink) {
+        flush(sink);
+    }
 }
