@@ -103,7 +103,7 @@ public final class CalicoPayloadTranslator implements PayloadTranslator {
 
         PrefixInfo(CalicoPrefix p) {
             reason = CalicoReason.of(p);
-            unresolvedHash = CalicoPolicyJson.unresolvedHash(p) && p.type() != CalicoPrefix.Type.UNKNOWN;
+            unresolvedHash = CalicoPolicyJson.unresolvedHash(p);
             String tier = p.policy() == null ? null : p.policy().tier();
             defaultDeny = reason == CalicoReason.TIER_END_DENY && (tier == null || tier.equals("default"));
         }

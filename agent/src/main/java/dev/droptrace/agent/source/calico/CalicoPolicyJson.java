@@ -123,7 +123,7 @@ public final class CalicoPolicyJson {
 
     /** A hashed prefix no known policy hashes to: the resolver left its name (or tier) unknown. */
     static boolean unresolvedHash(CalicoPrefix prefix) {
-        if (!prefix.hashed()) return false;
+        if (!prefix.hashed() || prefix.type() == CalicoPrefix.Type.UNKNOWN) return false;
         PolicyRef p = prefix.policy();
         return p == null || (p.name() == null && p.tier() == null)
                 || (prefix.type() == CalicoPrefix.Type.RULE && p.name() == null);
