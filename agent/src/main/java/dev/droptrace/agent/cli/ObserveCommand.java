@@ -53,6 +53,9 @@ public final class ObserveCommand implements Callable<Integer> {
     @Option(names = "--reason", split = ",", description = "Drop reason name, e.g. NETFILTER_DROP, NO_SOCKET.") List<String> reason;
     @Option(names = "--source", split = ",", description = "kernel, cilium or calico.") List<String> source;
     @Option(names = "--netns", split = ",", description = "Network namespace inode.") List<Long> netns;
+    @Option(names = "--policy", split = ",", paramLabel = "[NS/]NAME",
+            description = "Policy that denied the drop (a default deny also matches the policies that isolate the pod).") List<String> policy;
+    @Option(names = "--policy-namespace", split = ",", paramLabel = "NS", description = "Namespace of that policy.") List<String> policyNamespace;
     @Option(names = "--namespace", split = ",", description = "Kubernetes namespace at either end.") List<String> namespace;
     @Option(names = "--from-namespace", split = ",", description = "Namespace of the source.") List<String> fromNamespace;
     @Option(names = "--to-namespace", split = ",", description = "Namespace of the destination.") List<String> toNamespace;
@@ -140,6 +143,8 @@ public final class ObserveCommand implements Callable<Integer> {
         if (reason != null) b.reason(reason.toArray(String[]::new));
         if (source != null) b.source(source.toArray(String[]::new));
         if (netns != null) b.netns(netns.stream().mapToLong(Long::longValue).toArray());
+        if (policy != null) b.policy(policy.toArray(String[]::new));
+        if (policyNamespace != null) b.policyNamespace(policyNamespace.toArray(String[]::new));
         identityFilters(b, DropFilter.Builder.End.EITHER, namespace, pod, label, workload);
         identityFilters(b, DropFilter.Builder.End.FROM, fromNamespace, fromPod, fromLabel, fromWorkload);
         identityFilters(b, DropFilter.Builder.End.TO, toNamespace, toPod, toLabel, toWorkload);

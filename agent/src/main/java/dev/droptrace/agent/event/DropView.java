@@ -48,6 +48,7 @@ public final class DropView {
     private EndpointIdentity srcIdentity;
     private EndpointIdentity dstIdentity;
     private PolicyRef policy;
+    private java.util.List<PolicyRef> isolatedBy;
 
     public DropView() {
         record.clear();
@@ -83,6 +84,7 @@ public final class DropView {
         srcParsed = dstParsed = policyParsed = false;
         srcIdentity = dstIdentity = null;
         policy = null;
+        isolatedBy = null;
     }
 
     /** The flyweight over this view's own copy of the record; writable. */
@@ -164,7 +166,7 @@ public final class DropView {
     public DropView dstIdentityJson(String v) { dstIdentityJson = v; dstParsed = false; dstIdentity = null; return this; }
 
     public String policyJson() { return policyJson; }
-    public DropView policyJson(String v) { policyJson = v; policyParsed = false; policy = null; return this; }
+    public DropView policyJson(String v) { policyJson = v; policyParsed = false; policy = null; isolatedBy = null; return this; }
 
     /** The DETAIL dictionary text (source-specific JSON object), or null. */
     public String detailJson() { return detailJson; }
@@ -218,6 +220,38 @@ public final class DropView {
             policyParsed = true;
         }
         return policy;
+    }
+
+    /**
+     * The policies a default-deny policy names in {@code isolated_by} (each with namespace and name
+     * only); empty when the policy has none or is absent.
+     */
+    public java.util.List<PolicyRef> isolatedBy() {
+        if (isolatedBy == null) {
+            isolatedBy = parseIsolatedBy(policyJson);
+        }
+        return isolatedBy;
+    }
+
+    /** The {@code isolated_by} entries of POLICY dictionary text; empty for none or malformed text. */
+    public static java.util.List<PolicyRef> parseIsolatedBy(String json) {
+        if (json == null || json.isEmpty() || !json.contains("\"isolated_by\"")) {
+            return java.util.List.of();
+        }
+        try {
+            JsonNode n = JSON.readTree(json);
+            JsonNode list = n == null ? null : n.get("isolated_by");
+            if (list == null || !list.isArray()) {
+                return java.util.List.of();
+            }
+            java.util.List<PolicyRef> out = new java.util.ArrayList<>();
+            for (JsonNode e : list) {
+                out.add(new PolicyRef(text(e, "name"), text(e, "namespace"), null, null, null));
+            }
+            return java.util.List.copyOf(out);
+        } catch (Exception e) {
+            return java.util.List.of();
+        }
     }
 
     /** Parses IDENTITY dictionary text; null for null or malformed text. */

@@ -21,7 +21,9 @@ import java.util.function.Predicate;
  * host names), {@code port} (either end), {@code fromPort}, {@code toPort}, {@code protocol} (name,
  * case-insensitive, or number), {@code reason} (name, case-insensitive, or the code as text),
  * {@code source}, {@code netns}, {@code namespace} (either end), {@code pod} ({@code [namespace/]pod},
- * a prefix of the pod name, either end), {@code since}, {@code until}. New options are added with
+ * a prefix of the pod name, either end), {@code policy} ({@code [namespace/]name} of the policy that
+ * denied the packet, or of any policy a default deny lists in {@code isolated_by}),
+ * {@code policyNamespace}, {@code since}, {@code until}. New options are added with
  * {@link Builder#anyOf(String, Predicate)}, which ORs under the option's name. Bad values throw
  * {@link IllegalArgumentException} with a message naming the option.
  */
@@ -223,6 +225,42 @@ public final class DropFilter implements Predicate<DropView> {
                         && (id.workload().equals(w) || id.workload().endsWith("/" + w)));
             }
             return this;
+        }
+
+        /**
+         * The policy that decided the drop, {@code name} or {@code namespace/name}; for a default
+         * deny also any policy listed in {@code isolated_by}. A hashed prefix nobody resolved has no
+         * name and matches nothing.
+         */
+        public Builder policy(String... policies) {
+            for (String spec : policies) {
+                String s = spec.strip();
+                int slash = s.indexOf('/');
+                String ns = slash < 0 ? null : s.substring(0, slash);
+                String name = slash < 0 ? s : s.substring(slash + 1);
+                if (name.isEmpty()) throw new IllegalArgumentException("--policy: '" + spec + "' has no name");
+                anyOf("policy", v -> policyMatches(v, p -> name.equals(p.name()) && (ns == null || ns.equals(p.namespace()))));
+            }
+            return this;
+        }
+
+        /** The namespace of the policy that decided the drop (or of one a default deny lists in {@code isolated_by}). */
+        public Builder policyNamespace(String... namespaces) {
+            for (String ns : namespaces) {
+                String want = ns.strip();
+                anyOf("policy-namespace", v -> policyMatches(v, p -> want.equals(p.namespace())));
+            }
+            return this;
+        }
+
+        private static boolean policyMatches(DropView v, Predicate<dev.droptrace.agent.event.PolicyRef> match) {
+            dev.droptrace.agent.event.PolicyRef p = v.policy();
+            if (p == null) return false;
+            if (match.test(p)) return true;
+            for (dev.droptrace.agent.event.PolicyRef other : v.isolatedBy()) {
+                if (match.test(other)) return true;
+            }
+            return false;
         }
 
         /** Only drops at or after {@code since} (by wall-clock time). */

@@ -7,7 +7,16 @@
  * {@link dev.droptrace.agent.source.calico.CalicoPrefix} maps Calico's NFLOG prefix grammar (ids of
  * v3.30-v3.31 and of v3.32 and later) back to the tier, policy, action, direction and rule index, and
  * {@link dev.droptrace.agent.source.calico.CalicoPrefixResolver} resolves hashed 63-character prefixes
- * by recomputing the prefixes of known policies. {@link dev.droptrace.agent.source.calico.NflogSocket} binds
+ * by recomputing the prefixes of known policies.
+ * {@link dev.droptrace.agent.source.calico.CalicoPayloadTranslator} turns one NFLOG packet message into
+ * a Calico event (a {@link dev.droptrace.agent.source.calico.CalicoReason} and the policy as JSON) on
+ * the journal writer; {@link dev.droptrace.agent.source.calico.KubernetesPolicySource} watches the
+ * Kubernetes and Calico policies and publishes immutable
+ * {@link dev.droptrace.agent.source.calico.KnownPolicies} snapshots, used to resolve hashed prefixes
+ * and to name the NetworkPolicies that isolate a pod when a default deny drops its traffic (in NFLOG's
+ * end-of-tier records and, through {@link dev.droptrace.agent.source.calico.DefaultDenyAttributor}, in
+ * kernel NETFILTER_DROP records).
+ * {@link dev.droptrace.agent.source.calico.NflogSocket} binds
  * the NFLOG groups inside the node's network namespace (a group another listener holds is reported
  * with its holder and left alone), and {@link dev.droptrace.agent.source.calico.NflogReader} drains
  * it on its own thread into an {@link dev.droptrace.agent.source.calico.NflogMessageSink}, counting
