@@ -134,7 +134,7 @@ public final class Agent implements AutoCloseable {
         for (String name : List.of("cilium", "calico")) {
             if (!config.sources().contains(name)) continue;
             try {
-                PayloadSource s = PayloadSources.open(name, ctx);
+                PayloadSource s = PayloadSources.open(name, ctx, kernel != null ? kernel.reasonCode("NETFILTER_DROP") : -1);
                 payloadSources.put(name, s);
                 sourceStates.put(name, s.attached() ? AgentStatus.SourceStatus.attached(s.attachment())
                         : AgentStatus.SourceStatus.failed(s.attachment()));

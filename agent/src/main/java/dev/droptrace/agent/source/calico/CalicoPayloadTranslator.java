@@ -2,6 +2,7 @@ package dev.droptrace.agent.source.calico;
 
 import dev.droptrace.agent.event.Direction;
 import dev.droptrace.agent.event.DropRecord;
+import dev.droptrace.agent.event.PolicyRef;
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.identity.Identity;
 import dev.droptrace.agent.identity.IdentityCache;
@@ -250,11 +251,22 @@ public final class CalicoPayloadTranslator implements PayloadTranslator {
         if (id == 0) {
             String text = info.reason == CalicoReason.TIER_END_DENY
                     ? CalicoPolicyJson.defaultDeny(direction, List.of(), prefix)
-                    : CalicoPolicyJson.of(prefix, direction);
+                    : CalicoPolicyJson.of(prefix, direction, tierFromApi(prefix));
             id = journal.intern(DictionaryKind.POLICY, text);
             info.policyIds[d] = id;
         }
         return id;
+    }
+
+    /**
+     * The tier of a rule hit whose prefix does not carry it (v3.32 and later, spec 3.6 step 7), from
+     * the policy as the API knows it; null when the prefix has it or the policy is unknown.
+     */
+    private String tierFromApi(CalicoPrefix prefix) {
+        PolicyRef p = prefix.policy();
+        if (p == null || p.tier() != null || p.name() == null) return null;
+        KnownPolicies known = policies.get();
+        return known == null ? null : known.tierOf(p.kind(), p.namespace(), p.name());
     }
 
     /** The cache local id of the address at the policy's end: destination for ingress, source for egress. */

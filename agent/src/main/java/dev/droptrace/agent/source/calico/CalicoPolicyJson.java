@@ -64,13 +64,18 @@ public final class CalicoPolicyJson {
      * the group).
      */
     public static String of(CalicoPrefix prefix, Direction direction) {
+        return of(prefix, direction, null);
+    }
+
+    /** As {@link #of(CalicoPrefix, Direction)}, with the tier from the API where the prefix has none. */
+    public static String of(CalicoPrefix prefix, Direction direction, String tierFromApi) {
         Map<String, Object> m = new LinkedHashMap<>();
         PolicyRef p = prefix.policy();
         if (p != null) {
             put(m, "name", p.name());
             put(m, "namespace", p.namespace());
             put(m, "kind", kindName(p.kind()));
-            put(m, "tier", p.tier());
+            put(m, "tier", p.tier() != null ? p.tier() : tierFromApi);
             put(m, "action", p.action());
         }
         put(m, "direction", direction == Direction.UNKNOWN ? null : direction.jsonName());

@@ -52,6 +52,8 @@ public final class KnownPolicies {
     private final Map<String, List<NetworkPolicyEntry>> byNamespace;
     private final int calicoPolicies;
     private final int networkPolicies;
+    /** "kind/namespace/name" (namespace empty for cluster kinds) -> tier. */
+    private final Map<String, String> tiers;
 
     private KnownPolicies(long version, List<NetworkPolicyEntry> networkPolicies,
                           List<CalicoPrefixResolver.KnownPolicy> policies) {
@@ -70,6 +72,25 @@ public final class KnownPolicies {
         this.byNamespace = Map.copyOf(m);
         this.networkPolicies = networkPolicies.size();
         this.calicoPolicies = policies.size();
+        Map<String, String> t = new HashMap<>();
+        for (CalicoPrefixResolver.KnownPolicy p : policies) {
+            if (p.tier() != null) t.put(tierKey(p.kind(), p.namespace(), p.name()), p.tier());
+        }
+        this.tiers = Map.copyOf(t);
+    }
+
+    private static String tierKey(String kind, String namespace, String name) {
+        return kind + "/" + (namespace == null ? "" : namespace) + "/" + name;
+    }
+
+    /**
+     * The tier of a known policy by the short kind of its prefix ({@code np}, {@code gnp}, {@code knp}),
+     * namespace (null for cluster kinds) and name; Kubernetes NetworkPolicies are in tier default.
+     * Null when the policy is unknown.
+     */
+    public String tierOf(String kind, String namespace, String name) {
+        if ("knp".equals(kind)) return "default";
+        return tiers.get(tierKey(kind, namespace, name));
     }
 
     /**
