@@ -109,7 +109,7 @@ public final class CalicoDropSource implements PayloadSource, NflogMessageSink {
         m.put("state", attachment());
         if (socket != null) {
             Map<String, Object> groups = new LinkedHashMap<>();
-            socket.groups().forEach((g, st) -> groups.put(Integer.toString(g), st.toString()));
+            socket.groups().forEach((g, st) -> groups.put(Integer.toString(g), st.describe()));
             m.put("groups", groups);
         }
         m.put("queued", queued.get());
