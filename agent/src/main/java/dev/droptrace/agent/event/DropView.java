@@ -289,6 +289,17 @@ public final class DropView {
         }
     }
 
+    /** Whether {@code json} is one well-formed JSON object (dictionary text read back from a journal). */
+    public static boolean isJsonObject(String json) {
+        if (json == null || json.isEmpty()) return false;
+        try {
+            JsonNode n = JSON.readTree(json);
+            return n != null && n.isObject();
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
     /** Parses a Cilium DETAIL text; null for null or malformed text. */
     public static CiliumVerdict parseCilium(String json) {
         if (json == null || json.isEmpty()) {

@@ -151,6 +151,10 @@ public final class JsonFormatter {
             g.writeNumberField("rule_cookie", c.ruleCookie());
             g.writeEndObject();
         }
+        if (source == DropSource.CALICO && DropView.isJsonObject(v.detailJson())) {
+            g.writeFieldName("calico"); // NFLOG group, hook, mark and interfaces, as the translator wrote them
+            g.writeRawValue(v.detailJson());
+        }
         if (source == DropSource.KERNEL || v.kernelSeen()) {
             if (v.locationName() != null) {
                 g.writeStringField("location", v.locationName());

@@ -67,7 +67,7 @@ public final class TableFormatter {
         return new String[] {
             time.format(JsonFormatter.instant(v.wallNs())),
             s != null ? s.jsonName() : Integer.toString(v.record().source()),
-            v.reason(),
+            v.kernelSeen() ? v.reason() + "+" + v.kernelReason() : v.reason(),
             EndpointText.protocol(v),
             EndpointText.of(v, true),
             EndpointText.of(v, false),

@@ -95,6 +95,11 @@ class CalicoAgentInNodeTest {
                 assertEquals("limit-egress", e.at("/policy/name").asText(), e.toString());
                 assertEquals("frontend", e.at("/src/pod").asText());
                 assertEquals("backend", e.at("/dst/pod").asText());
+                // the agent runs in the node's namespace: the cali interfaces have names there
+                assertEquals(lab.frontend().iface(), e.at("/calico/indev").asText(), e.toString());
+                assertEquals(lab.backend().iface(), e.at("/calico/outdev").asText(), e.toString());
+                assertEquals(CalicoLab.EGRESS_GROUP, e.at("/calico/group").asInt());
+                assertEquals("0x" + Integer.toHexString(CalicoLab.MARK_DROP), e.at("/calico/mark").asText(), e.toString());
             }
             List<JsonNode> held = observe(journal, "--to-port", "" + CalicoLab.DISCARD_UDP_PORT, "--from-ip", ot.ip4());
             assertEquals(2, sumCount(held, x -> true), "the held group's denies are still the kernel's drops: " + held);

@@ -191,6 +191,9 @@ class CalicoDropsTest {
         assertEquals(to, e.at("/dst/pod").asText(), e.toString());
         assertEquals("deny", e.at("/policy/action").asText(), e.toString());
         assertFalse(e.at("/policy/prefix").asText().isEmpty(), "the raw prefix is kept: " + e);
+        assertEquals(direction.equals("ingress") ? CalicoLab.INGRESS_GROUP : CalicoLab.EGRESS_GROUP, e.at("/calico/group").asInt(), e.toString());
+        assertEquals("forward", e.at("/calico/hook").asText(), e.toString());
+        assertTrue(e.at("/calico/indev_ifindex").asInt() > 0 && e.at("/calico/outdev_ifindex").asInt() > 0, e.toString());
     }
 
     /** Waits until the identity cache and the policy informers have the lab's objects. */

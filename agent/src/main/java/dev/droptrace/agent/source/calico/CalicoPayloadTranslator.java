@@ -2,6 +2,8 @@ package dev.droptrace.agent.source.calico;
 
 import dev.droptrace.agent.event.Direction;
 import dev.droptrace.agent.event.DropRecord;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
 import dev.droptrace.agent.event.PolicyRef;
 import dev.droptrace.agent.event.DropSource;
 import dev.droptrace.agent.identity.Identity;
@@ -223,12 +225,37 @@ public final class CalicoPayloadTranslator implements PayloadTranslator {
                 .nodeId(nodeId);
         if (identities != null) identities.enrich(r);
         r.policyId(policyId(prefix, info, direction, r));
+        r.detailId(detailId(parser.group(), parser.hook(), parser.has(NflogMessageParser.NFULA_MARK), parser.mark(), in, out));
         if (decoder.transportTruncated() != transportTruncated.getPlain()) {
             transportTruncated.setRelease(decoder.transportTruncated());
         }
         sink.emit(reason.drop());
         count(emitted);
     }
+
+    /**
+     * The DETAIL id of the NFLOG facts the event's fields do not hold: group, netfilter hook, packet
+     * mark (Calico's accept/pass/drop bits) and both interfaces. Few distinct combinations on a node,
+     * so the ids are cached by value and a repeat allocates nothing.
+     */
+    private int detailId(int group, int hook, boolean hasMark, int mark, int in, int out) {
+        long k1 = (long) mark << 32 | (hasMark ? 1L << 24 : 0) | (group & 0xffffL) << 8 | (hook & 0xff);
+        long k2 = (long) in << 32 | (out & 0xffffffffL);
+        Long2LongHashMap inner = detailIds.get(k1);
+        if (inner == null) {
+            inner = new Long2LongHashMap(0);
+            detailIds.put(k1, inner);
+        }
+        long id = inner.get(k2);
+        if (id == 0) {
+            id = journal.intern(DictionaryKind.DETAIL, CalicoPolicyJson.detail(group, hook, hasMark, mark,
+                    in, in == 0 ? null : interfaces.name(in), out, out == 0 ? null : interfaces.name(out)));
+            inner.put(k2, id);
+        }
+        return (int) id;
+    }
+
+    private final Long2ObjectHashMap<Long2LongHashMap> detailIds = new Long2ObjectHashMap<>();
 
     private int policyId(CalicoPrefix prefix, PrefixInfo info, Direction direction, DropRecord r) {
         if (info.defaultDeny && cache != null) {

@@ -150,4 +150,24 @@ public final class CalicoPolicyJson {
             throw new IllegalStateException(e);
         }
     }
+
+    private static final String[] HOOKS = {"prerouting", "input", "forward", "output", "postrouting"};
+
+    /**
+     * The {@code calico} object of an event (DETAIL record): NFLOG group, netfilter hook, the packet
+     * mark in hex when logged, and the input and output interfaces (ifindex, and the name when the
+     * agent's network namespace has it: the node's, where it runs).
+     */
+    public static String detail(int group, int hook, boolean hasMark, int mark, int in, String indev, int out,
+                                String outdev) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("group", group);
+        m.put("hook", hook >= 0 && hook < HOOKS.length ? HOOKS[hook] : Integer.toString(hook));
+        if (hasMark) m.put("mark", "0x" + Integer.toHexString(mark));
+        if (in != 0) m.put("indev_ifindex", in);
+        put(m, "indev", indev);
+        if (out != 0) m.put("outdev_ifindex", out);
+        put(m, "outdev", outdev);
+        return write(m);
+    }
 }
