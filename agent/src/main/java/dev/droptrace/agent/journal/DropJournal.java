@@ -52,6 +52,7 @@ public final class DropJournal implements AutoCloseable {
     }
 
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int KINDS = DictionaryKind.MAX_CODE + 1;
 
     private final Path dir;
@@ -61,6 +62,13 @@ public final class DropJournal implements AutoCloseable {
     /** An event excerpt: the type byte, then the record; reused for every append. */
     private final byte[] eventExcerpt = new byte[1 + DropRecord.SIZE];
     private final MemorySegment eventExcerptSegment = MemorySegment.ofArray(eventExcerpt);
+    /** The open batch: a batch excerpt's header, then {@link #pending} records; reused for every batch. */
+    private final byte[] batch = new byte[JournalFormat.BATCH_HEADER_SIZE + JournalFormat.BATCH_CAPACITY * DropRecord.SIZE];
+    private final MemorySegment batchSegment = MemorySegment.ofArray(batch);
+    /** Between {@link #beginBatch} and {@link #endBatch}: events are gathered into batch excerpts. */
+    private boolean batching;
+    /** Records in the open batch, accepted but not yet written. */
+    private int pending;
 
     /** text -> id per kind code (STRING, IDENTITY, POLICY). */
     @SuppressWarnings("unchecked")
@@ -91,7 +99,11 @@ public final class DropJournal implements AutoCloseable {
     private final AtomicLong refusedEvents = new AtomicLong();
     /** Events one cycle may hold: half the size limit in event excerpts (no cap without a size limit). */
     private final long cycleEventCap;
-    /** Bytes an event excerpt occupies in a cycle file: Chronicle's 4-byte header, type byte, record, padding. */
+    /**
+     * Bytes a single-event excerpt occupies in a cycle file: Chronicle's 4-byte header, type byte,
+     * record, padding. Batched events take less (128 bytes plus 9 per batch); the cap is reckoned
+     * with this larger figure, so it stays on the safe side of the size limit.
+     */
     static final int EVENT_EXCERPT_BYTES = 136;
 
     private DropJournal(Path dir, SingleChronicleQueue queue, RetentionPolicy retention) {
@@ -213,6 +225,12 @@ public final class DropJournal implements AutoCloseable {
                         eventsByCycle.merge(queue.rollCycle().toCycle(dc.index()), 1L, Long::sum);
                         continue;
                     }
+                    if (b.readRemaining() > 0 && b.peekUnsignedByte() == JournalFormat.TYPE_BATCH) {
+                        b.readSkip(1);
+                        int n = JournalFormat.batchCount(b);
+                        if (n > 0) eventsByCycle.merge(queue.rollCycle().toCycle(dc.index()), (long) n, Long::sum);
+                        continue;
+                    }
                     if (b.readRemaining() < JournalFormat.DICTIONARY_HEADER_SIZE || b.readByte() != JournalFormat.TYPE_DICTIONARY) {
                         continue;
                     }
@@ -253,16 +271,29 @@ public final class DropJournal implements AutoCloseable {
     }
 
     /**
-     * Appends the 128-byte record at {@code seg[offset..)} as one event excerpt. Allocates nothing.
+     * Appends the 128-byte record at {@code seg[offset..)}. Allocates nothing. Outside a batch the
+     * record is written as one event excerpt before this returns; inside one ({@link #beginBatch})
+     * it is copied into the open batch, which is written when it is full, before any dictionary
+     * record, and at {@link #endBatch}: only then is it acknowledged (readable, and kept across a
+     * crash).
      *
      * @return false when the event is refused because the current cycle has reached its share of
      *     the size limit (counted in {@link #refusedEvents()}; see {@link RetentionPolicy})
-     * @throws JournalException when the disk is full (nothing of this event is kept)
+     * @throws JournalException when the disk is full: nothing of this event is kept, and when a
+     *     full batch could not be written, its events are lost too ({@link JournalException#eventsLost()})
      */
     public boolean appendEvent(MemorySegment seg, long offset) {
-        if (eventsThisCycle >= cycleEventCap && !cycleEnded()) {
+        if (eventsThisCycle + pending >= cycleEventCap && !cycleEnded()) {
             refusedEvents.setRelease(refusedEvents.getPlain() + 1);
             return false;
+        }
+        if (batching) {
+            if (pending == JournalFormat.BATCH_CAPACITY) {
+                writeBatch();
+            }
+            MemorySegment.copy(seg, offset, batchSegment, JournalFormat.BATCH_HEADER_SIZE + (long) pending * DropRecord.SIZE, DropRecord.SIZE);
+            pending++;
+            return true;
         }
         eventExcerpt[0] = JournalFormat.TYPE_EVENT;
         MemorySegment.copy(seg, offset, eventExcerptSegment, 1, DropRecord.SIZE);
@@ -273,6 +304,69 @@ public final class DropJournal implements AutoCloseable {
         }
         eventsThisCycle++;
         return true;
+    }
+
+    /**
+     * From now on {@link #appendEvent} gathers events into batch excerpts of up to 64 events, which
+     * costs one Chronicle excerpt per batch instead of one per event. A source opens a batch at the
+     * start of each drain of its kernel channel and ends it when the drain is done, so an event is
+     * acknowledged (readable by tailers, kept across a crash) at most one drain after it arrived.
+     */
+    public void beginBatch() {
+        batching = true;
+    }
+
+    /**
+     * Writes the open batch and ends batching: every event accepted so far is acknowledged when
+     * this returns. Allocates nothing.
+     *
+     * @throws JournalException when the batch cannot be written; its events are lost
+     *     ({@link JournalException#eventsLost()}) and batching has ended
+     */
+    public void endBatch() {
+        batching = false;
+        if (pending > 0) {
+            writeBatch();
+        }
+    }
+
+    /** Events accepted into the open batch and not yet written. */
+    public int pendingEvents() {
+        return pending;
+    }
+
+    /**
+     * Writes the {@link #pending} records: one record as a plain event excerpt, more as a batch
+     * excerpt. On failure the records are discarded and the exception says how many.
+     */
+    private void writeBatch() {
+        int n = pending;
+        ExcerptAppender a;
+        try {
+            if (n == 1) {
+                eventExcerpt[0] = JournalFormat.TYPE_EVENT;
+                MemorySegment.copy(batchSegment, JournalFormat.BATCH_HEADER_SIZE, eventExcerptSegment, 1, DropRecord.SIZE);
+                a = writeExcerpt(eventExcerpt, eventExcerpt.length);
+            } else {
+                batch[0] = JournalFormat.TYPE_BATCH;
+                batchSegment.set(U16, 1, (short) n);
+                batchSegment.set(U16, 3, (short) DropRecord.SIZE);
+                a = writeExcerpt(batch, JournalFormat.BATCH_HEADER_SIZE + n * DropRecord.SIZE);
+            }
+        } catch (JournalException e) {
+            long drops = 0;
+            for (int i = 0; i < n; i++) {
+                drops += Integer.toUnsignedLong(batchSegment.get(U32, JournalFormat.BATCH_HEADER_SIZE + (long) i * DropRecord.SIZE + DropRecord.COUNT_OFFSET));
+            }
+            pending = 0;
+            throw new JournalException(e.getMessage(), e.getCause(), n, drops);
+        }
+        pending = 0;
+        eventsAppended += n;
+        if (a.cycle() != writerCycle) {
+            rolled(a.cycle());
+        }
+        eventsThisCycle += n;
     }
 
     /**
@@ -381,6 +475,9 @@ public final class DropJournal implements AutoCloseable {
     }
 
     private void writeDictionary(int kindCode, int id, String text) {
+        if (pending > 0) {
+            writeBatch(); // keeps excerpts in the order of the calls: the events before, then the name
+        }
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         if (utf8.length > JournalFormat.MAX_TEXT_BYTES) {
             throw new IllegalArgumentException("dictionary text longer than " + JournalFormat.MAX_TEXT_BYTES + " bytes");
@@ -590,7 +687,7 @@ public final class DropJournal implements AutoCloseable {
         return i < 0 ? -1 : i;
     }
 
-    /** Events appended by this instance. */
+    /** Events written by this instance (an open batch's events count once it is written). */
     public long eventsAppended() {
         return eventsAppended;
     }
@@ -619,12 +716,20 @@ public final class DropJournal implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
         if (appender != null) {
             appender.singleThreadedCheckReset();
-            appender.close();
         }
-        queue.close();
+        try {
+            endBatch(); // what was accepted is written before the queue closes
+        } catch (JournalException e) {
+            // the batch is lost; the exception's count is all that could be said, and close must go on
+        } finally {
+            closed = true;
+            if (appender != null) {
+                appender.close();
+            }
+            queue.close();
+        }
     }
 
     /** Open-addressing map (kind, bytes) -> id, probed without allocation. */

@@ -11,6 +11,11 @@ import java.nio.file.Path;
 final class JournalFormat {
     static final byte TYPE_EVENT = 'E';
     static final byte TYPE_DICTIONARY = 'D';
+    /** A batch of events: type byte, count u16 LE, record size u16 LE, then count records. */
+    static final byte TYPE_BATCH = 'B';
+    static final int BATCH_HEADER_SIZE = 5;
+    /** Records a writer puts in one batch excerpt (a reader accepts any count from 1 to 65535). */
+    static final int BATCH_CAPACITY = 64;
     /** Type byte + record. */
     static final int EVENT_EXCERPT_SIZE = 1 + DropRecord.SIZE;
     /** Type byte, kind u8, id u32, length u32. */
@@ -28,6 +33,25 @@ final class JournalFormat {
     static int readIntLE(net.openhft.chronicle.bytes.Bytes<?> b) {
         int v = b.readInt();
         return NATIVE_LE ? v : Integer.reverseBytes(v);
+    }
+
+    /** Reads a little-endian u16 at the read position. */
+    static int readShortLE(net.openhft.chronicle.bytes.Bytes<?> b) {
+        short v = b.readShort();
+        return (NATIVE_LE ? v : Short.reverseBytes(v)) & 0xffff;
+    }
+
+    /**
+     * The number of records of a batch excerpt whose type byte has been read, with the read
+     * position left at the first record; -1 when the header is truncated, the count is 0, the
+     * record size is not {@link DropRecord#SIZE}, or the records do not fill the excerpt exactly.
+     */
+    static int batchCount(net.openhft.chronicle.bytes.Bytes<?> b) {
+        if (b.readRemaining() < BATCH_HEADER_SIZE - 1) return -1;
+        int count = readShortLE(b);
+        int size = readShortLE(b);
+        if (count == 0 || size != DropRecord.SIZE || b.readRemaining() != (long) count * DropRecord.SIZE) return -1;
+        return count;
     }
 
     /** Chronicle must never phone home; set before any Chronicle class initialises. */

@@ -24,9 +24,10 @@ import java.time.Instant;
  * reader positioned anywhere (for example by {@link #last}) resolves every id; while reading it
  * also applies dictionary records as it meets them, so a follower learns new ids. {@link #next} is
  * non-blocking: it returns false at the current end, and true again once a writer has appended.
- * A directory without queue files reads as empty (and is re-checked on each {@link #next}). An
- * excerpt with an unknown type byte, or too short for its type, is skipped and counted in
- * {@link #decodeErrors()}; nothing here throws on bad data. Not thread-safe: use from one thread
+ * A directory without queue files reads as empty (and is re-checked on each {@link #next}). Event
+ * excerpts hold one event ({@code 'E'}) or a batch ({@code 'B'}); both read the same. An excerpt
+ * with an unknown type byte, too short for its type, or a batch whose header disagrees with its
+ * length, is skipped and counted in {@link #decodeErrors()}; nothing here throws on bad data. Not thread-safe: use from one thread
  * at a time (positioning methods hand the underlying tailer over to whichever thread reads next).
  */
 public final class JournalReader implements AutoCloseable {
@@ -46,6 +47,15 @@ public final class JournalReader implements AutoCloseable {
     private final MemorySegment scratchSegment = MemorySegment.ofArray(scratch);
     private final DropRecord scratchRecord = new DropRecord().wrap(scratchSegment, 0);
     private byte[] text = new byte[256];
+    /** Records of the batch excerpt being read, and how far {@link #next} has got in it. */
+    private byte[] batch = new byte[JournalFormat.BATCH_CAPACITY * DropRecord.SIZE];
+    private MemorySegment batchSegment = MemorySegment.ofArray(batch);
+    private int batchCount;
+    private int batchNext;
+    private long batchIndex = -1;
+    /** After positioning inside an excerpt: skip its first {@code skipCount} events when it is read. */
+    private long skipIndex = -1;
+    private int skipCount;
 
     private boolean readOnly;
     private long sinceNs = Long.MIN_VALUE;
@@ -151,6 +161,12 @@ public final class JournalReader implements AutoCloseable {
             return false;
         }
         while (true) {
+            while (batchNext < batchCount) {
+                MemorySegment.copy(batchSegment, (long) batchNext++ * DropRecord.SIZE, scratchSegment, 0, DropRecord.SIZE);
+                if (deliver(out, batchIndex)) {
+                    return true;
+                }
+            }
             DocumentContext dc;
             try {
                 dc = tailer.readingDocument();
@@ -162,6 +178,12 @@ public final class JournalReader implements AutoCloseable {
                 if (!dc.isPresent()) {
                     return false;
                 }
+                long index = dc.index();
+                int skip = 0;
+                if (index == skipIndex) {
+                    skip = skipCount;
+                    skipIndex = -1;
+                }
                 Bytes<?> b = dc.wire().bytes();
                 if (b.readRemaining() < 1) {
                     decodeErrors++;
@@ -172,26 +194,71 @@ public final class JournalReader implements AutoCloseable {
                     readDictionary(b, true);
                     continue;
                 }
+                if (type == JournalFormat.TYPE_BATCH) {
+                    int n = JournalFormat.batchCount(b);
+                    if (n < 0) {
+                        decodeErrors++;
+                        continue;
+                    }
+                    int bytes = n * DropRecord.SIZE;
+                    if (batch.length < bytes) {
+                        batch = new byte[bytes];
+                        batchSegment = MemorySegment.ofArray(batch);
+                    }
+                    b.read(batch, 0, bytes);
+                    batchIndex = index;
+                    batchCount = n;
+                    batchNext = Math.min(skip, n);
+                    continue;
+                }
                 if (type != JournalFormat.TYPE_EVENT || b.readRemaining() < DropRecord.SIZE) {
                     decodeErrors++;
                     continue;
                 }
+                if (skip > 0) {
+                    continue;
+                }
                 b.read(scratch, 0, DropRecord.SIZE);
-                if (scratchRecord.version() == 0) {
-                    decodeErrors++;
-                    continue;
+                if (deliver(out, index)) {
+                    return true;
                 }
-                long wall = scratchRecord.wallNs();
-                if (wall < sinceNs || wall > untilNs) {
-                    continue;
-                }
-                out.load(scratchSegment, 0);
-                out.index(dc.index());
-                resolve(out);
-                return true;
             } catch (RuntimeException e) {
                 decodeErrors++;
             }
+        }
+    }
+
+    /** Fills {@code out} from the scratch record when it is valid and in the window. */
+    private boolean deliver(DropView out, long index) {
+        if (scratchRecord.version() == 0) {
+            decodeErrors++;
+            return false;
+        }
+        long wall = scratchRecord.wallNs();
+        if (wall < sinceNs || wall > untilNs) {
+            return false;
+        }
+        out.load(scratchSegment, 0);
+        out.index(index);
+        resolve(out);
+        return true;
+    }
+
+    /** Forgets the batch being read and any pending skip: the tailer was moved. */
+    private void resetBatch() {
+        batchCount = 0;
+        batchNext = 0;
+        batchIndex = -1;
+        skipIndex = -1;
+        skipCount = 0;
+    }
+
+    /** After the tailer was moved to {@code index}: skip the first {@code skip} events of that excerpt. */
+    private void skipAt(long index, int skip) {
+        resetBatch();
+        if (skip > 0) {
+            skipIndex = index;
+            skipCount = skip;
         }
     }
 
@@ -240,6 +307,7 @@ public final class JournalReader implements AutoCloseable {
     /** Positions at the start of the journal. */
     public void fromStart() {
         if (ensureOpen()) {
+            resetBatch();
             tailer.direction(TailerDirection.FORWARD).toStart();
             handOver();
         }
@@ -248,6 +316,7 @@ public final class JournalReader implements AutoCloseable {
     /** Positions after the last excerpt: {@link #next} returns only what is appended from now on. */
     public void toEnd() {
         if (ensureOpen()) {
+            resetBatch();
             tailer.direction(TailerDirection.FORWARD).toEnd();
             handOver();
         }
@@ -265,7 +334,9 @@ public final class JournalReader implements AutoCloseable {
             toEnd();
             return;
         }
+        resetBatch();
         long start = -1;
+        int startSkip = 0;
         long found = 0;
         tailer.direction(TailerDirection.BACKWARD).toEnd();
         while (found < n) {
@@ -273,9 +344,13 @@ public final class JournalReader implements AutoCloseable {
                 if (!dc.isPresent()) {
                     break;
                 }
-                if (isEventInWindow(dc.wire().bytes())) {
-                    found++;
-                    start = dc.index();
+                int events = eventsInExcerpt(dc.wire().bytes());
+                for (int i = events - 1; i >= 0 && found < n; i--) { // the excerpt's events, last first
+                    if (inWindow(i)) {
+                        found++;
+                        start = dc.index();
+                        startSkip = i;
+                    }
                 }
             } catch (RuntimeException e) {
                 break;
@@ -286,15 +361,42 @@ public final class JournalReader implements AutoCloseable {
             tailer.toEnd();
         } else if (!tailer.moveToIndex(start)) {
             tailer.toStart();
+        } else {
+            skipAt(start, startSkip);
         }
         handOver();
     }
 
-    private boolean isEventInWindow(Bytes<?> b) {
-        if (b.readRemaining() < JournalFormat.EVENT_EXCERPT_SIZE || b.readByte() != JournalFormat.TYPE_EVENT) {
-            return false;
+    /**
+     * Copies the events of an excerpt into the batch buffer (without delivering them) and returns
+     * how many there are: 1 for a single event, the count for a well-formed batch, 0 otherwise.
+     */
+    private int eventsInExcerpt(Bytes<?> b) {
+        if (b.readRemaining() < 1) {
+            return 0;
         }
-        b.read(scratch, 0, DropRecord.SIZE);
+        byte type = b.readByte();
+        if (type == JournalFormat.TYPE_EVENT) {
+            if (b.readRemaining() < DropRecord.SIZE) return 0;
+            b.read(batch, 0, DropRecord.SIZE);
+            return 1;
+        }
+        if (type != JournalFormat.TYPE_BATCH) {
+            return 0;
+        }
+        int n = JournalFormat.batchCount(b);
+        if (n < 0) return 0;
+        if (batch.length < n * DropRecord.SIZE) {
+            batch = new byte[n * DropRecord.SIZE];
+            batchSegment = MemorySegment.ofArray(batch);
+        }
+        b.read(batch, 0, n * DropRecord.SIZE);
+        return n;
+    }
+
+    /** Whether event {@code i} of those {@link #eventsInExcerpt} copied is valid and in the window. */
+    private boolean inWindow(int i) {
+        MemorySegment.copy(batchSegment, (long) i * DropRecord.SIZE, scratchSegment, 0, DropRecord.SIZE);
         long wall = scratchRecord.wallNs();
         return scratchRecord.version() != 0 && wall >= sinceNs && wall <= untilNs;
     }
@@ -308,22 +410,30 @@ public final class JournalReader implements AutoCloseable {
         if (!ensureOpen()) {
             return;
         }
+        resetBatch();
         tailer.direction(TailerDirection.FORWARD).toStart();
         while (true) {
             long index;
-            boolean hit;
+            int hit = -1;
             try (DocumentContext dc = tailer.readingDocument()) {
                 if (!dc.isPresent()) {
                     handOver();
                     return;
                 }
                 index = dc.index();
-                hit = isEventInWindow(dc.wire().bytes());
+                int events = eventsInExcerpt(dc.wire().bytes());
+                for (int i = 0; i < events; i++) {
+                    if (inWindow(i)) {
+                        hit = i;
+                        break;
+                    }
+                }
             } catch (RuntimeException e) {
                 return;
             }
-            if (hit) {
+            if (hit >= 0) {
                 tailer.moveToIndex(index);
+                skipAt(index, hit);
                 handOver();
                 return;
             }
@@ -352,17 +462,40 @@ public final class JournalReader implements AutoCloseable {
         return i < 0 ? -1 : i;
     }
 
-    /** The index the next read starts at (save it to resume with {@link #moveTo}), -1 when empty. */
+    /**
+     * The index of the excerpt the next read starts in, -1 when empty. Inside a batch excerpt,
+     * {@link #positionSkip()} of its events have been read already: save both to resume with
+     * {@link #moveTo(long, int)}.
+     */
     public long position() {
-        return ensureOpen() ? tailer.index() : -1;
+        if (!ensureOpen()) return -1;
+        if (batchNext < batchCount) return batchIndex;
+        if (skipIndex >= 0) return skipIndex;
+        return tailer.index();
     }
 
-    /** Moves to a saved {@link #position()}; false when that index is no longer in the journal. */
+    /** Events of the excerpt at {@link #position()} already read (0 at an excerpt's start). */
+    public int positionSkip() {
+        if (batchNext < batchCount) return batchNext;
+        return skipIndex >= 0 ? skipCount : 0;
+    }
+
+    /** Moves to the start of the excerpt at {@code index}; false when it is no longer in the journal. */
     public boolean moveTo(long index) {
+        return moveTo(index, 0);
+    }
+
+    /**
+     * Moves to a saved {@link #position()} and {@link #positionSkip()}: the next event read is the
+     * {@code skip}-th of the excerpt at {@code index}. False when that index is no longer in the journal.
+     */
+    public boolean moveTo(long index, int skip) {
         if (!ensureOpen()) {
             return false;
         }
+        resetBatch();
         boolean moved = tailer.direction(TailerDirection.FORWARD).moveToIndex(index);
+        if (moved) skipAt(index, skip);
         handOver();
         return moved;
     }

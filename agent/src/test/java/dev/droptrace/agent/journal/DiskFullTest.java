@@ -30,10 +30,21 @@ class DiskFullTest {
 
     @Test
     void fullJournalReportsAndKeepsWhatWasWritten() throws Exception {
+        fullJournal(false);
+    }
+
+    /** In batches: the failed batch's events are reported lost, everything acknowledged before stays. */
+    @Test
+    void fullJournalInBatchesKeepsWhatWasAcknowledged() throws Exception {
+        fullJournal(true);
+    }
+
+    private void fullJournal(boolean batched) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs /bin/bash for ulimit -f in KiB");
         Path dir = tmp.resolve("j");
         List<String> cmd = new ArrayList<>(List.of("/bin/bash", "-c", "ulimit -f 100000 && exec \"$0\" \"$@\""));
         cmd.addAll(ChildJvm.command(DiskFullWriterMain.class, dir.toString()));
+        if (batched) cmd.add("batch");
         Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String out;
         try {

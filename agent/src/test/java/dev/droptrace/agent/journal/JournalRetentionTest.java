@@ -28,6 +28,8 @@ import static org.junit.jupiter.api.Assertions.*;
 class JournalRetentionTest {
     static final long START = 1_700_000_000_000L; // a whole second
     @TempDir Path dir;
+    /** 0: one excerpt per event; n: events written in batches closed every n events. */
+    private int batchEvery;
 
     /** Writes {@code perCycle} events into each of {@code cycles} one-second cycles; returns the largest cycle file seen. */
     private long writeCycles(DropJournal j, SetTimeProvider clock, int cycles, int perCycle, long bound,
@@ -38,10 +40,16 @@ class JournalRetentionTest {
             DropRecord r = new DropRecord().wrap(seg, 0);
             r.interfaceId(ifaceId).nodeId(nodeId).source(DropSource.KERNEL);
             for (int c = 0; c < cycles; c++) {
+                if (batchEvery > 0) j.beginBatch();
                 for (int i = 0; i < perCycle; i++) {
                     r.wallNs(clock.currentTimeMillis() * 1_000_000 + i);
                     j.appendEvent(seg, 0);
+                    if (batchEvery > 0 && i % batchEvery == batchEvery - 1) {
+                        j.endBatch();
+                        j.beginBatch();
+                    }
                 }
+                if (batchEvery > 0) j.endBatch();
                 largest = Math.max(largest, largestFile());
                 if (bound > 0) {
                     assertTrue(j.sizeBytes() <= bound + largest,
@@ -89,6 +97,16 @@ class JournalRetentionTest {
 
     @Test
     void sizeBoundEvictsOldestCyclesAndNamesStillResolve() throws Exception {
+        sizeBound();
+    }
+
+    @Test
+    void batchedEventsAreEvictedAndCountedExactly() throws Exception {
+        batchEvery = 50; // batch excerpts of 50 events
+        sizeBound();
+    }
+
+    private void sizeBound() throws Exception {
         SetTimeProvider clock = new SetTimeProvider(START).autoIncrement(0, java.util.concurrent.TimeUnit.MILLISECONDS);
         int perCycle = 3000, cycles = 30;
         long bound;
@@ -118,9 +136,15 @@ class JournalRetentionTest {
             assertEquals(List.of("node-a"), back.nodes());
             assertEquals(List.of("NOT_SPECIFIED"), back.reasons());
         }
-        // a restarted writer keeps the ids, and a new reader still resolves
+        // a restarted writer keeps the ids, counts the events of the files it finds (batches
+        // included) and evicts them exactly; a new reader still resolves
         try (DropJournal j = DropJournal.open(dir, TestRollCycles.TEST_SECONDLY, new RetentionPolicy(bound, Duration.ZERO), clock)) {
             assertEquals(1, j.intern(DictionaryKind.STRING, "eth-first-cycle"));
+            long before = readAll().events();
+            clock.advanceMillis(1000);
+            writeCycles(j, clock, 4, perCycle, bound, 1, 2);
+            assertEquals(before + 4L * perCycle, readAll().events() + j.evictedEvents(),
+                    "after a restart, every event is still either readable or counted as evicted");
         }
         assertEquals(List.of("eth-first-cycle"), readAll().interfaces());
     }

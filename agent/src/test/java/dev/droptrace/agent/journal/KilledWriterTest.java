@@ -40,11 +40,36 @@ class KilledWriterTest {
         continueWriting(dir, seen);
     }
 
-    /** Runs {@link KilledWriterMain} and SIGKILLs it once it has acknowledged {@code killAfter} events or says "torn". */
+    @Test
+    void sigkillMidBatchLosesNothingAcknowledged() throws Exception {
+        Path dir = tmp.resolve("j");
+        long acknowledged = killChild(dir, Long.MAX_VALUE, "batch", 20_000);
+        assertTrue(acknowledged >= 20_000, "child stopped early: " + acknowledged);
+        long seen = readSequential(dir, acknowledged, -1);
+        continueWriting(dir, seen);
+    }
+
+    @Test
+    void sigkillInsideABatchExcerptLeavesTheRestReadable() throws Exception {
+        Path dir = tmp.resolve("j");
+        killChild(dir, 5_000, "torn-batch", Long.MAX_VALUE);
+        long seen = readSequential(dir, 5_000, -1);
+        assertEquals(5_000, seen, "the torn batch is not read, nothing before it is lost");
+        continueWriting(dir, seen);
+    }
+
     private static long killChild(Path dir, long max, boolean torn, long killAfter) throws Exception {
+        return killChild(dir, max, torn ? "torn" : "", killAfter);
+    }
+
+    /**
+     * Runs {@link KilledWriterMain} in {@code mode} and SIGKILLs it once it has acknowledged
+     * {@code killAfter} events or says "torn".
+     */
+    private static long killChild(Path dir, long max, String mode, long killAfter) throws Exception {
         List<String> cmd = ChildJvm.command(KilledWriterMain.class, dir.toString(), Long.toString(max));
-        if (torn) {
-            cmd.add("torn");
+        if (!mode.isEmpty()) {
+            cmd.add(mode);
         }
         Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         long acknowledged = 0;

@@ -241,16 +241,26 @@ public final class KernelDropSource implements AutoCloseable {
             long nextFlush = System.nanoTime() + interval;
             while (running) {
                 translator.syncClock();
-                ring.poll(DRAIN_INTERVAL_MS, handler);
-                if (interval > 0 && System.nanoTime() - nextFlush >= 0) {
-                    flows.flush(handler);
-                    nextFlush = System.nanoTime() + interval;
+                translator.beginDrain(); // one journal batch per drain, acknowledged at its end
+                try {
+                    ring.poll(DRAIN_INTERVAL_MS, handler);
+                    if (interval > 0 && System.nanoTime() - nextFlush >= 0) {
+                        flows.flush(handler);
+                        nextFlush = System.nanoTime() + interval;
+                    }
+                } finally {
+                    translator.endDrain();
                 }
                 if (pipeline != null) pipeline.poll();
             }
-            ring.drain(handler); // what arrived before detach
-            flows.flushAll(handler); // the pending counts of every flow (also when aggregation is off: both tables are then empty)
-            ring.drain(handler);
+            translator.beginDrain();
+            try {
+                ring.drain(handler); // what arrived before detach
+                flows.flushAll(handler); // the pending counts of every flow (also when aggregation is off: both tables are then empty)
+                ring.drain(handler);
+            } finally {
+                translator.endDrain();
+            }
             if (pipeline != null) pipeline.flushAll();
         } catch (Throwable t) {
             failure = t;

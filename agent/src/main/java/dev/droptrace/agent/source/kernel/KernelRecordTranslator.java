@@ -11,9 +11,11 @@ import dev.droptrace.ksym.KernelSymbols;
 import dev.droptrace.libbpf.RecordHandler;
 import dev.droptrace.libc.Libc;
 
-import java.lang.foreign.Arena;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,9 +41,29 @@ final class KernelRecordTranslator implements RecordHandler {
      */
     private final long[] siteCacheAddress = new long[SITE_CACHE_SIZE];
     private final int[] siteCacheId = new int[SITE_CACHE_SIZE];
+    /**
+     * Direct-mapped cache of the 16 interface-name bytes (as two longs) -> dictionary id in front of
+     * {@link DropJournal#internBytes}, which hashes and compares byte by byte: a node drops on a
+     * few interfaces, and two long compares are cheaper (JMH HotPathBenchmark). Bytes after the
+     * name's NUL are part of the key, so stale bytes there only cost a miss, never a wrong id.
+     */
+    private static final int IF_CACHE_SIZE = 64; // power of two
+    private final long[] ifCacheLo = new long[IF_CACHE_SIZE];
+    private final long[] ifCacheHi = new long[IF_CACHE_SIZE];
+    private final int[] ifCacheId = new int[IF_CACHE_SIZE];
     private final int nodeId;
-    private final MemorySegment scratch = Arena.ofAuto().allocate(DropRecord.SIZE, 8);
-    private final DropRecord out = new DropRecord();
+    /** The kernel record being decoded (a copy) and the event being built, with a flyweight over it for enrichment. */
+    private final byte[] in = new byte[KernelDropRecord.SIZE];
+    private final MemorySegment inSegment = MemorySegment.ofArray(in);
+    private final byte[] rec = new byte[DropRecord.SIZE];
+    private final MemorySegment recSegment = MemorySegment.ofArray(rec);
+    private final DropRecord out = new DropRecord().wrap(recSegment, 0);
+    private static final VarHandle K16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
+    private static final VarHandle K32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.nativeOrder());
+    private static final VarHandle K64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    private static final VarHandle R16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle R32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle R64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private final AtomicLong events = new AtomicLong();
     private final AtomicLong decodeErrors = new AtomicLong();
     private final AtomicLong drops = new AtomicLong();
@@ -90,62 +112,111 @@ final class KernelRecordTranslator implements RecordHandler {
             decodeErrors.setRelease(decodeErrors.getPlain() + 1);
             return;
         }
-        int family = KernelDropRecord.u8(data, off, KernelDropRecord.FAMILY);
+        // one bulk copy in, plain array stores out: ~40 segment accesses in this method made C2
+        // stop inlining (NodeCountInliningCutoff) and left most field setters as calls
+        MemorySegment.copy(data, off, inSegment, 0, KernelDropRecord.SIZE);
+        byte[] k = in;
+        int family = k[KernelDropRecord.FAMILY] & 0xff;
         if (family != 0 && family != 4 && family != 6) {
             decodeErrors.setRelease(decodeErrors.getPlain() + 1);
             return;
         }
-        DropRecord r = out.wrap(scratch, 0);
-        r.clear();
-        long ktime = KernelDropRecord.u64(data, off, KernelDropRecord.KTIME_NS);
-        long location = KernelDropRecord.u64(data, off, KernelDropRecord.LOCATION);
-        r.source(DropSource.KERNEL)
-                .family(family)
-                .direction(KernelDropRecord.u8(data, off, KernelDropRecord.DIRECTION) <= 2
-                        ? KernelDropRecord.u8(data, off, KernelDropRecord.DIRECTION) : 0)
-                .protocol(KernelDropRecord.u8(data, off, KernelDropRecord.PROTOCOL))
-                .tcpFlags(KernelDropRecord.u8(data, off, KernelDropRecord.TCP_FLAGS))
-                .icmpType(KernelDropRecord.u8(data, off, KernelDropRecord.ICMP_TYPE))
-                .icmpCode(KernelDropRecord.u8(data, off, KernelDropRecord.ICMP_CODE))
-                .srcPort(KernelDropRecord.u16(data, off, KernelDropRecord.SPORT))
-                .dstPort(KernelDropRecord.u16(data, off, KernelDropRecord.DPORT))
-                .length(KernelDropRecord.u32(data, off, KernelDropRecord.LENGTH))
-                .ifindex(KernelDropRecord.u32(data, off, KernelDropRecord.IFINDEX))
-                .netns(KernelDropRecord.u32(data, off, KernelDropRecord.NETNS))
-                .cpu(KernelDropRecord.u32(data, off, KernelDropRecord.CPU))
-                .reasonCode(KernelDropRecord.u32(data, off, KernelDropRecord.REASON))
-                .ktimeNs(ktime)
-                .wallNs(ktime + wallOffsetNs)
-                .location(location)
-                .count(Math.max(1, KernelDropRecord.u32(data, off, KernelDropRecord.COUNT)))
-                .nodeId(nodeId);
-        r.srcIp(data, off + KernelDropRecord.SADDR).dstIp(data, off + KernelDropRecord.DADDR);
-        if (data.get(ValueLayout.JAVA_BYTE, off + KernelDropRecord.IFNAME) != 0) {
-            r.interfaceId(journal.internBytes(DictionaryKind.STRING, data, off + KernelDropRecord.IFNAME,
-                    KernelDropRecord.IFNAME_SIZE));
+        byte[] o = rec;
+        Arrays.fill(o, (byte) 0);
+        long ktime = (long) K64.get(k, KernelDropRecord.KTIME_NS);
+        long location = (long) K64.get(k, KernelDropRecord.LOCATION);
+        int count = Math.max(1, (int) K32.get(k, KernelDropRecord.COUNT));
+        int direction = k[KernelDropRecord.DIRECTION] & 0xff;
+        R16.set(o, DropRecord.VERSION_OFFSET, (short) DropRecord.VERSION);
+        o[DropRecord.SOURCE_OFFSET] = (byte) DropSource.KERNEL.code();
+        o[DropRecord.FAMILY_OFFSET] = (byte) family;
+        o[DropRecord.DIRECTION_OFFSET] = (byte) (direction <= 2 ? direction : 0);
+        o[DropRecord.PROTOCOL_OFFSET] = k[KernelDropRecord.PROTOCOL];
+        o[DropRecord.TCP_FLAGS_OFFSET] = k[KernelDropRecord.TCP_FLAGS];
+        o[DropRecord.ICMP_TYPE_OFFSET] = k[KernelDropRecord.ICMP_TYPE];
+        o[DropRecord.ICMP_CODE_OFFSET] = k[KernelDropRecord.ICMP_CODE];
+        R16.set(o, DropRecord.SRC_PORT_OFFSET, (short) K16.get(k, KernelDropRecord.SPORT));
+        R16.set(o, DropRecord.DST_PORT_OFFSET, (short) K16.get(k, KernelDropRecord.DPORT));
+        R32.set(o, DropRecord.LENGTH_OFFSET, (int) K32.get(k, KernelDropRecord.LENGTH));
+        R32.set(o, DropRecord.IFINDEX_OFFSET, (int) K32.get(k, KernelDropRecord.IFINDEX));
+        R32.set(o, DropRecord.NETNS_OFFSET, (int) K32.get(k, KernelDropRecord.NETNS));
+        R32.set(o, DropRecord.CPU_OFFSET, (int) K32.get(k, KernelDropRecord.CPU));
+        R32.set(o, DropRecord.REASON_CODE_OFFSET, (int) K32.get(k, KernelDropRecord.REASON));
+        R64.set(o, DropRecord.KTIME_NS_OFFSET, ktime);
+        R64.set(o, DropRecord.WALL_NS_OFFSET, ktime + wallOffsetNs);
+        R64.set(o, DropRecord.LOCATION_OFFSET, location);
+        R32.set(o, DropRecord.COUNT_OFFSET, count);
+        R32.set(o, DropRecord.NODE_ID_OFFSET, nodeId);
+        System.arraycopy(k, KernelDropRecord.SADDR, o, DropRecord.SRC_IP_OFFSET, DropRecord.IP_SIZE);
+        System.arraycopy(k, KernelDropRecord.DADDR, o, DropRecord.DST_IP_OFFSET, DropRecord.IP_SIZE);
+        if (k[KernelDropRecord.IFNAME] != 0) {
+            R32.set(o, DropRecord.INTERFACE_ID_OFFSET, interfaceId(k));
         }
+        DropRecord r = out;
         try {
-            r.locationId(symbolId(location));
+            R32.set(o, DropRecord.LOCATION_ID_OFFSET, symbolId(location));
             if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
             if (merger != null && merger.merger() != null && merger.merger().mergesKernelReason(r.reasonCode())) {
                 // one packet, one event: the pipeline journals it, merged with a CNI drop or alone
                 deferred.setRelease(deferred.getPlain() + 1);
-                deferredDrops.setRelease(deferredDrops.getPlain() + Integer.toUnsignedLong(r.count()));
-                merger.onKernel(scratch, 0);
+                deferredDrops.setRelease(deferredDrops.getPlain() + Integer.toUnsignedLong(count));
+                merger.onKernel(recSegment, 0);
                 return;
             }
-            if (!journal.appendEvent(scratch, 0)) { // the cycle is at its share of the size limit: counted there and here
-                refusedDrops.setRelease(refusedDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+            if (!journal.appendEvent(recSegment, 0)) { // the cycle is at its share of the size limit: counted there and here
+                refusedDrops.setRelease(refusedDrops.getPlain() + Integer.toUnsignedLong(count));
                 return;
             }
         } catch (JournalException e) {
-            if (journalErrors.getPlain() == 0) LOG.error("journal write failed (counted from now on): {}", e.getMessage());
-            journalErrors.setRelease(journalErrors.getPlain() + 1);
-            journalErrorDrops.setRelease(journalErrorDrops.getPlain() + Integer.toUnsignedLong(r.count()));
+            journalFailed(e, 1, Integer.toUnsignedLong(count));
             return;
         }
         events.setRelease(events.getPlain() + 1);
-        drops.setRelease(drops.getPlain() + Integer.toUnsignedLong(r.count()));
+        drops.setRelease(drops.getPlain() + Integer.toUnsignedLong(count));
+    }
+
+    /**
+     * Opens a journal batch for one drain: events are acknowledged (readable, crash-safe) by
+     * {@link #endDrain}, which the drain loop calls when the drain is done.
+     */
+    void beginDrain() {
+        journal.beginBatch();
+    }
+
+    /** Writes the drain's batch; a failure moves its events from journaled to journal errors. */
+    void endDrain() {
+        try {
+            journal.endBatch();
+        } catch (JournalException e) {
+            journalFailed(e, 0, 0);
+        }
+    }
+
+    /**
+     * Counts a failed write: {@code records} records (standing for {@code recordDrops} drops) of
+     * this call, plus the batch events the failure discarded, which had been counted as journaled.
+     */
+    private void journalFailed(JournalException e, long records, long recordDrops) {
+        if (journalErrors.getPlain() == 0) LOG.error("journal write failed (counted from now on): {}", e.getMessage());
+        long lost = e.eventsLost();
+        long lostDrops = e.dropsLost();
+        events.setRelease(events.getPlain() - lost);
+        drops.setRelease(drops.getPlain() - lostDrops);
+        journalErrors.setRelease(journalErrors.getPlain() + records + lost);
+        journalErrorDrops.setRelease(journalErrorDrops.getPlain() + recordDrops + lostDrops);
+    }
+
+    private int interfaceId(byte[] k) {
+        long lo = (long) K64.get(k, KernelDropRecord.IFNAME);
+        long hi = (long) K64.get(k, KernelDropRecord.IFNAME + 8);
+        int slot = (int) (((lo ^ hi) * 0x9E3779B97F4A7C15L) >>> 58) & (IF_CACHE_SIZE - 1);
+        int id = ifCacheId[slot];
+        if (id != 0 && ifCacheLo[slot] == lo && ifCacheHi[slot] == hi) return id;
+        id = journal.internBytes(DictionaryKind.STRING, inSegment, KernelDropRecord.IFNAME, KernelDropRecord.IFNAME_SIZE);
+        ifCacheLo[slot] = lo;
+        ifCacheHi[slot] = hi;
+        ifCacheId[slot] = id;
+        return id;
     }
 
     private int symbolId(long address) {

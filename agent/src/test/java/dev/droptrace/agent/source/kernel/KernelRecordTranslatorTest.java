@@ -142,6 +142,47 @@ class KernelRecordTranslatorTest {
         }
     }
 
+    @Test
+    void aDrainIsOneBatchAcknowledgedAtItsEndAndInterfaceNamesResolveThroughTheCache() throws Exception {
+        // names that differ only after the NUL (stale bytes), and more names than the cache has slots
+        String[] names = new String[80];
+        for (int i = 0; i < names.length; i++) names[i] = "veth" + Integer.toHexString(0x1000 + i);
+        Path jdir = dir.resolve("j");
+        int events = 500;
+        try (DropJournal journal = DropJournal.open(jdir); Arena arena = Arena.ofConfined();
+             JournalReader follower = JournalReader.open(jdir)) {
+            KernelRecordTranslator t = new KernelRecordTranslator(journal, symbols(), "n");
+            MemorySegment r = record(arena);
+            Random random = new Random(3);
+            t.beginDrain();
+            for (int i = 0; i < events; i++) {
+                byte[] name = new byte[KernelDropRecord.IFNAME_SIZE];
+                byte[] text = names[i % names.length].getBytes();
+                System.arraycopy(text, 0, name, 0, text.length);
+                if (i % 3 == 0) name[text.length + 1 + random.nextInt(name.length - text.length - 1)] = (byte) (1 + random.nextInt(120));
+                MemorySegment.copy(name, 0, r, ValueLayout.JAVA_BYTE, KernelDropRecord.IFNAME, name.length);
+                r.set(ValueLayout.JAVA_LONG_UNALIGNED, KernelDropRecord.KTIME_NS, i);
+                r.set(ValueLayout.JAVA_BYTE, KernelDropRecord.DIRECTION, (byte) (i % 4)); // 3 is not a direction
+                r.set(ValueLayout.JAVA_INT_UNALIGNED, KernelDropRecord.COUNT, i % 5);     // 0 means 1
+                t.onRecord(r, 0, KernelDropRecord.SIZE);
+            }
+            assertTrue(journal.pendingEvents() > 0, "the drain's last batch is still open");
+            t.endDrain();
+            assertEquals(0, journal.pendingEvents());
+            assertEquals(events, t.events());
+            assertEquals(events, journal.eventsAppended());
+            DropView v = new DropView();
+            for (int i = 0; i < events; i++) {
+                assertTrue(follower.next(v), "event " + i);
+                assertEquals(i, v.ktimeNs());
+                assertEquals(names[i % names.length], v.interfaceName(), "event " + i);
+                assertEquals(i % 4 == 3 ? 0 : i % 4, v.record().direction(), "event " + i);
+                assertEquals(Math.max(1, i % 5), v.count(), "event " + i);
+            }
+            assertFalse(follower.next(v));
+        }
+    }
+
     /** The translator's drop-site cache slot (KernelRecordTranslator.symbolId). */
     private static int slot(long address) {
         return (int) (address ^ (address >>> 8) ^ (address >>> 16)) & 255;

@@ -10,6 +10,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -41,7 +42,15 @@ import java.util.stream.Stream;
  * addresses). One op is one event, so ops/s is events/s; run with {@code -prof gc} for
  * gc.alloc.rate.norm (bytes per event).
  *
- * <p>A fresh journal per iteration keeps the disk use of a run bounded (about 140 bytes per event).
+ * <p>{@code journal=trial} (the figure for allocation): one journal and one translator serve the
+ * whole trial, so nothing is allocated between the profiler's snapshots except by the measured
+ * path itself. The journal grows by ~128 bytes per event for the whole run (about 10 GB for the
+ * default 8 iterations at 5 M events/s) and is deleted at the end of the trial; every journal page
+ * is memory the kernel has not used recently, and on ext4 the later iterations run at the speed
+ * the disk takes dirty pages. {@code journal=iteration}: a fresh journal per iteration, the old
+ * iteration's deleted, so the kernel recycles its pages as an agent's retention does; its
+ * {@code -prof gc} figure (~0.1 B/op) is that iteration setup (the translator's kallsyms id table,
+ * Chronicle's queue objects), not the events.
  *
  * <p>Enrichment reads an identity cache holding 10,000 pod identities (issue 4 item 2), which
  * covers every source and destination address of the records, so each event resolves both ends.
@@ -79,8 +88,62 @@ public class HotPathBenchmark {
     private KernelRecordTranslator translator;
     private IdentityCache identities;
 
+    /** Journal lifetime: "trial" (one for the run) or "iteration" (a fresh one per iteration). */
+    @Param({"trial", "iteration"})
+    public String journalScope;
+
+    /** In this order: the translator needs the identities, and the symbols fillRing loads. */
     @Setup(Level.Trial)
-    public void fillIdentities() throws Exception {
+    public void setUp() throws Exception {
+        fillIdentities();
+        fillRing();
+        if (journalScope.equals("trial")) openJournal();
+        // JMH runs the trial teardown inside the last iteration's profiler window, so what allocates
+        // (closing Chronicle, deleting files, stopping the identity writer) waits for the fork's exit
+        Runtime.getRuntime().addShutdownHook(new Thread(this::release, "hotpath-cleanup"));
+    }
+
+    @Setup(Level.Iteration)
+    public void openIterationJournal() throws IOException {
+        if (journalScope.equals("iteration")) openJournal();
+    }
+
+    @TearDown(Level.Iteration)
+    public void closeIterationJournal() throws IOException {
+        if (journalScope.equals("iteration")) {
+            check();
+            closeJournal();
+        }
+    }
+
+    /** Fails the trial if an event was not decoded or not written; allocates nothing when all is well. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (journal != null) check();
+    }
+
+    private void check() {
+        long errors = translator.decodeErrors();
+        long journalErrors = translator.journalErrors();
+        long unwritten = translator.events() - journal.eventsAppended();
+        if (errors != 0) throw new IllegalStateException(errors + " decode errors: the benchmark's records are wrong");
+        if (journalErrors != 0 || unwritten != 0) {
+            throw new IllegalStateException(journalErrors + " journal errors, " + unwritten + " events counted but not written");
+        }
+    }
+
+    private synchronized void release() {
+        try {
+            if (journal != null) closeJournal();
+        } catch (IOException e) {
+            System.err.println("cannot delete " + dir + ": " + e.getMessage());
+        } finally {
+            closeIdentities();
+            freeRing();
+        }
+    }
+
+    void fillIdentities() throws Exception {
         identities = IdentityCache.create();
         // 10,000 pods in 10.230.0.0/16: 10.230.1.x and 10.230.2.x (the records' ends) among them
         for (int i = 0; i < 10_000; i++) {
@@ -92,13 +155,11 @@ public class HotPathBenchmark {
         identities.flush().get();
     }
 
-    @TearDown(Level.Trial)
-    public void closeIdentities() {
+    void closeIdentities() {
         identities.close();
     }
 
-    @Setup(Level.Trial)
-    public void fillRing() {
+    void fillRing() {
         symbols = KernelSymbols.load();
         long[] sites = new long[DROP_SITES.length];
         for (int i = 0; i < sites.length; i++) {
@@ -136,38 +197,40 @@ public class HotPathBenchmark {
         }
     }
 
-    @Setup(Level.Iteration)
-    public void openJournal() throws IOException {
+    void openJournal() throws IOException {
         dir = Files.createTempDirectory("droptrace-hotpath");
         journal = DropJournal.open(dir);
         journal.defineReason(dev.droptrace.agent.event.DropSource.KERNEL, NETFILTER_DROP, "NETFILTER_DROP");
         translator = new KernelRecordTranslator(journal, symbols, "bench-node", identities);
     }
 
-    @TearDown(Level.Iteration)
-    public void closeJournal() throws IOException {
-        long errors = translator.decodeErrors();
-        journal.close();
+    void closeJournal() throws IOException {
+        DropJournal j = journal;
+        journal = null;
+        j.close();
         try (Stream<Path> files = Files.walk(dir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
-        if (errors != 0) throw new IllegalStateException(errors + " decode errors: the benchmark's records are wrong");
     }
 
-    @TearDown(Level.Trial)
-    public void freeRing() {
+    void freeRing() {
         arena.close();
     }
 
-    /** Decode + journal append of {@value #RECORDS} records, as one drain of the ring would. */
+    /**
+     * Decode + enrich + journal append of {@value #RECORDS} records, as one drain of the ring would:
+     * one journal batch per drain, written (acknowledged) before the drain returns.
+     */
     @Benchmark
     @OperationsPerInvocation(RECORDS)
     public void decodeAndAppend() {
         KernelRecordTranslator t = translator;
         MemorySegment data = ring;
         t.syncClock(); // once per drain, as KernelDropSource does
+        t.beginDrain();
         for (int i = 0; i < RECORDS; i++) {
             t.onRecord(data, (long) i * STRIDE + 8, KernelDropRecord.SIZE);
         }
+        t.endDrain();
     }
 }
