@@ -275,43 +275,31 @@ public final class DropView {
 
     /** Parses POLICY dictionary text; null for null or malformed text. */
     public static PolicyRef parsePolicy(String json) {
-        if (json == null || json.isEmpty()) {
-            return null;
-        }
-        try {
-            JsonNode n = JSON.readTree(json);
-            if (n == null || !n.isObject()) {
-                return null;
-            }
-            return new PolicyRef(text(n, "name"), text(n, "namespace"), text(n, "kind"), text(n, "tier"), text(n, "action"));
-        } catch (Exception e) {
-            return null;
-        }
+        JsonNode n = object(json);
+        return n == null ? null
+                : new PolicyRef(text(n, "name"), text(n, "namespace"), text(n, "kind"), text(n, "tier"), text(n, "action"));
     }
 
     /** Whether {@code json} is one well-formed JSON object (dictionary text read back from a journal). */
     public static boolean isJsonObject(String json) {
-        if (json == null || json.isEmpty()) return false;
-        try {
-            JsonNode n = JSON.readTree(json);
-            return n != null && n.isObject();
-        } catch (Exception e) {
-            return false;
-        }
+        return object(json) != null;
     }
 
     /** Parses a Cilium DETAIL text; null for null or malformed text. */
     public static CiliumVerdict parseCilium(String json) {
+        JsonNode n = object(json);
+        return n == null ? null : new CiliumVerdict(n.path("src_identity").asLong(0), n.path("dst_identity").asLong(0),
+                text(n, "match_type"), n.path("rule_cookie").asLong(0));
+    }
+
+    /** The JSON object {@code json} holds; null for null, malformed text or another JSON value. */
+    private static JsonNode object(String json) {
         if (json == null || json.isEmpty()) {
             return null;
         }
         try {
             JsonNode n = JSON.readTree(json);
-            if (n == null || !n.isObject()) {
-                return null;
-            }
-            return new CiliumVerdict(n.path("src_identity").asLong(0), n.path("dst_identity").asLong(0),
-                    text(n, "match_type"), n.path("rule_cookie").asLong(0));
+            return n != null && n.isObject() ? n : null;
         } catch (Exception e) {
             return null;
         }

@@ -175,6 +175,14 @@ public final class KubernetesIdentitySource implements AutoCloseable {
 
     @Override
     public void close() {
+        stopAll(informers);
+        if (ownsClient) {
+            client.close();
+        }
+    }
+
+    /** Stops every informer of the list, whatever one of them throws, and empties the list. */
+    public static void stopAll(java.util.List<? extends SharedIndexInformer<?>> informers) {
         for (SharedIndexInformer<?> i : informers) {
             try {
                 i.stop();
@@ -183,9 +191,6 @@ public final class KubernetesIdentitySource implements AutoCloseable {
             }
         }
         informers.clear();
-        if (ownsClient) {
-            client.close();
-        }
     }
 
     private <T extends HasMetadata> CompletableFuture<Void> inform(SharedIndexInformer<T> informer, Consumer<T> changed,

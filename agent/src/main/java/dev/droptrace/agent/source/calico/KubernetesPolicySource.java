@@ -214,14 +214,7 @@ public final class KubernetesPolicySource implements Supplier<KnownPolicies>, Au
 
     @Override
     public void close() {
-        for (SharedIndexInformer<?> i : informers) {
-            try {
-                i.stop();
-            } catch (RuntimeException e) {
-                LOG.debug("stopping informer", e);
-            }
-        }
-        informers.clear();
+        dev.droptrace.agent.identity.KubernetesIdentitySource.stopAll(informers);
         rebuilder.shutdownNow();
         if (ownsClient) {
             client.close();

@@ -218,14 +218,7 @@ public final class CiliumIdentitySource implements AutoCloseable {
     /** Stops the informers (and the client when owned). The table keeps its last snapshot. */
     @Override
     public void close() {
-        for (SharedIndexInformer<?> i : informers) {
-            try {
-                i.stop();
-            } catch (RuntimeException e) {
-                LOG.debug("stopping informer", e);
-            }
-        }
-        informers.clear();
+        dev.droptrace.agent.identity.KubernetesIdentitySource.stopAll(informers);
         if (ownsClient) {
             client.close();
         }
