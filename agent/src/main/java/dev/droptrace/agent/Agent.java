@@ -129,12 +129,13 @@ public final class Agent implements AutoCloseable {
             }
         }
         pipeline = new EventPipeline(journal, new PayloadQueue());
+        KernelDropSource k = kernel;
         SourceContext ctx = new SourceContext(journal, pipeline, identities, config.node(), config.kubeconfig(),
-                config.sourceOptions());
+                config.sourceOptions(), name -> k == null ? -1 : k.reasonCode(name));
         for (String name : List.of("cilium", "calico")) {
             if (!config.sources().contains(name)) continue;
             try {
-                PayloadSource s = PayloadSources.open(name, ctx, kernel != null ? kernel.reasonCode("NETFILTER_DROP") : -1);
+                PayloadSource s = PayloadSources.open(name, ctx);
                 payloadSources.put(name, s);
                 sourceStates.put(name, s.attached() ? AgentStatus.SourceStatus.attached(s.attachment())
                         : AgentStatus.SourceStatus.failed(s.attachment()));
@@ -151,7 +152,7 @@ public final class Agent implements AutoCloseable {
                 for (PayloadSource s : payloadSources.values()) {
                     if (s.attributor() != null) pipeline.attributor(s.attributor());
                     for (String reason : s.kernelMergeReasons()) {
-                        int code = kernel.reasonCode(reason);
+                        int code = ctx.kernelReasonCode().applyAsInt(reason);
                         if (code >= 0) merger.mergeKernelReason(code);
                     }
                 }

@@ -186,6 +186,11 @@ public final class DropView {
 
     public DropView kernelReasonName(String v) { kernelReasonName = v; return this; }
 
+    /** The reason, followed by "+" and the kernel's reason on a merged event ("POLICY_DENY+NETFILTER_DROP"). */
+    public String reasonText() {
+        return kernelSeen() ? reason() + "+" + kernelReason() : reason();
+    }
+
     /** The Cilium detail of a Cilium event (from its DETAIL record), or null. */
     public CiliumVerdict cilium() {
         if (!ciliumParsed) {

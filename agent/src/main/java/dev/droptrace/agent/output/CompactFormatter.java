@@ -33,9 +33,7 @@ public final class CompactFormatter {
         DropSource s = v.source();
         sb.append(time.format(JsonFormatter.instant(v.wallNs()))).append(' ')
                 .append(s != null ? s.jsonName() : Integer.toString(v.record().source())).append(' ')
-                .append(v.reason());
-        if (v.kernelSeen()) sb.append('+').append(v.kernelReason()); // the kernel's reason for the same packet
-        sb.append(' ')
+                .append(v.reasonText()).append(' ')
                 .append(EndpointText.of(v, true)).append(" -> ").append(EndpointText.of(v, false)).append(' ')
                 .append(EndpointText.protocol(v));
         if (v.protocol() == IpProtocol.TCP.number() && v.tcpFlags() != 0) {

@@ -67,7 +67,7 @@ public final class TableFormatter {
         return new String[] {
             time.format(JsonFormatter.instant(v.wallNs())),
             s != null ? s.jsonName() : Integer.toString(v.record().source()),
-            v.kernelSeen() ? v.reason() + "+" + v.kernelReason() : v.reason(),
+            v.reasonText(),
             EndpointText.protocol(v),
             EndpointText.of(v, true),
             EndpointText.of(v, false),

@@ -102,7 +102,7 @@ public final class EventPipeline implements AutoCloseable {
         while (queue.drain(handler, 4096) > 0) {
             // until empty: a burst is journaled in one poll
         }
-        flushTranslators();
+        flushTranslators(false);
         if (merger != null) {
             merger.expire(nowNs);
             publishMergeCounters();
@@ -117,15 +117,7 @@ public final class EventPipeline implements AutoCloseable {
     /** Journals everything still waiting (shutdown, after the last poll). */
     public void flushAll() {
         poll();
-        for (int type = 1; type < TYPES; type++) {
-            if (translators[type] == null) continue;
-            currentType = type;
-            try {
-                translators[type].flushAll(sink);
-            } catch (RuntimeException e) {
-                LOG.debug("translator of type {} failed to flush: {}", type, e.toString());
-            }
-        }
+        flushTranslators(true);
         if (merger != null) {
             merger.flushAll();
             publishMergeCounters();
@@ -165,12 +157,14 @@ public final class EventPipeline implements AutoCloseable {
         }
     };
 
-    private void flushTranslators() {
+    /** Lets each translator emit what it holds: what waited long enough, or ({@code all}) everything. */
+    private void flushTranslators(boolean all) {
         for (int type = 1; type < TYPES; type++) {
             if (translators[type] == null) continue;
             currentType = type;
             try {
-                translators[type].flush(sink);
+                if (all) translators[type].flushAll(sink);
+                else translators[type].flush(sink);
             } catch (RuntimeException e) {
                 LOG.debug("translator of type {} failed to flush: {}", type, e.toString());
             }

@@ -5,14 +5,11 @@ public final class PayloadSources {
     private PayloadSources() {
     }
 
-    /**
-     * Opens and starts the named source; throws with one line when it cannot start at all.
-     * {@code netfilterDropCode}: the kernel's code of NETFILTER_DROP, -1 without the kernel source.
-     */
-    public static PayloadSource open(String name, SourceContext ctx, int netfilterDropCode) {
+    /** Opens and starts the named source; throws with one line when it cannot start at all. */
+    public static PayloadSource open(String name, SourceContext ctx) {
         return switch (name) {
             case "cilium" -> dev.droptrace.agent.source.cilium.CiliumDropSource.open(ctx);
-            case "calico" -> dev.droptrace.agent.source.calico.CalicoDropSource.open(ctx, netfilterDropCode);
+            case "calico" -> dev.droptrace.agent.source.calico.CalicoDropSource.open(ctx);
             default -> throw new IllegalArgumentException("unknown payload source " + name);
         };
     }

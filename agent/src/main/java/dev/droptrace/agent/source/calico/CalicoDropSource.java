@@ -37,11 +37,11 @@ public final class CalicoDropSource implements PayloadSource, NflogMessageSink {
     }
 
     /**
-     * Registers the translator, binds the groups it can and starts reading. {@code netfilterDropCode}:
-     * the running kernel's code of NETFILTER_DROP (-1 without the kernel source: no default-deny
-     * attribution of kernel drops).
+     * Registers the translator, binds the groups it can and starts reading. Kernel NETFILTER_DROPs are
+     * attributed to isolating policies only when the kernel source runs (it knows the reason's code).
      */
-    public static CalicoDropSource open(SourceContext ctx, int netfilterDropCode) {
+    public static CalicoDropSource open(SourceContext ctx) {
+        int netfilterDropCode = ctx.kernelReasonCode().applyAsInt("NETFILTER_DROP");
         // the Kubernetes and Calico policies resolve hashed prefixes and name what isolates a pod
         KubernetesPolicySource policies = ctx.hasCluster()
                 ? KubernetesPolicySource.start(KubernetesIdentitySource.client(ctx.kubeconfig()), true) : null;

@@ -218,7 +218,8 @@ public final class KernelDropSource implements AutoCloseable {
 
     /**
      * Makes this source's drain thread the journal writer of the payload sources too: it polls the
-     * pipeline after each drain, and hands kernel records of the merger's reasons to it. Before {@link #start}.
+     * pipeline after each drain, and hands kernel records of the merger's reasons to it. Before {@link #start},
+     * after {@link dev.droptrace.agent.pipeline.EventPipeline#enableMerge} when records are to be merged.
      */
     public synchronized void drive(dev.droptrace.agent.pipeline.EventPipeline pipeline) {
         if (thread != null) throw new IllegalStateException("already started");

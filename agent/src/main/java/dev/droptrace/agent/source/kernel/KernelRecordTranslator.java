@@ -70,7 +70,9 @@ final class KernelRecordTranslator implements RecordHandler {
     private final AtomicLong journalErrors = new AtomicLong();
     private final AtomicLong journalErrorDrops = new AtomicLong();
     private final AtomicLong refusedDrops = new AtomicLong();
-    private dev.droptrace.agent.pipeline.EventPipeline merger;
+    /** Set while a CNI source runs (drain thread only): the pipeline and its merger. */
+    private dev.droptrace.agent.pipeline.EventPipeline pipeline;
+    private dev.droptrace.agent.pipeline.PacketMerger merger;
     private final AtomicLong deferred = new AtomicLong();
     private final AtomicLong deferredDrops = new AtomicLong();
     private long wallOffsetNs;
@@ -93,7 +95,8 @@ final class KernelRecordTranslator implements RecordHandler {
 
     /** Kernel records of the pipeline's merge reasons go to its merger instead of the journal (drain thread). */
     void merger(dev.droptrace.agent.pipeline.EventPipeline pipeline) {
-        this.merger = pipeline;
+        this.pipeline = pipeline;
+        this.merger = pipeline.merger();
     }
 
     /** Kernel timestamps are CLOCK_MONOTONIC; the offset to wall time is refreshed once a second. */
@@ -156,11 +159,11 @@ final class KernelRecordTranslator implements RecordHandler {
         try {
             R32.set(o, DropRecord.LOCATION_ID_OFFSET, symbolId(location));
             if (identities != null) identities.enrich(r); // names as they are now, kept after the pod is gone
-            if (merger != null && merger.merger() != null && merger.merger().mergesKernelReason(r.reasonCode())) {
+            if (merger != null && merger.mergesKernelReason(r.reasonCode())) {
                 // one packet, one event: the pipeline journals it, merged with a CNI drop or alone
                 deferred.setRelease(deferred.getPlain() + 1);
                 deferredDrops.setRelease(deferredDrops.getPlain() + Integer.toUnsignedLong(count));
-                merger.onKernel(recSegment, 0);
+                pipeline.onKernel(recSegment, 0);
                 return;
             }
             if (!journal.appendEvent(recSegment, 0)) { // the cycle is at its share of the size limit: counted there and here
