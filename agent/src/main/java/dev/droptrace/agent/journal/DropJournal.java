@@ -78,6 +78,15 @@ public final class DropJournal implements AutoCloseable {
     @SuppressWarnings("unchecked")
     private final Int2ObjectHashMap<String>[] reasons = new Int2ObjectHashMap[KINDS];
     private final ByteKeyTable byteKeys = new ByteKeyTable();
+    /**
+     * id (or reason code) -> UTF-8 text per kind code, every entry this journal knows: what a roll
+     * writes into the new cycle, kept encoded so that rewrite allocates nothing per entry.
+     */
+    @SuppressWarnings("unchecked")
+    private final Int2ObjectHashMap<byte[]>[] utf8ById = new Int2ObjectHashMap[KINDS];
+    /** A dictionary excerpt being written; grown for longer texts, reused otherwise. */
+    private byte[] dictionaryExcerpt = new byte[JournalFormat.DICTIONARY_HEADER_SIZE + 256];
+    private MemorySegment dictionaryExcerptSegment = MemorySegment.ofArray(dictionaryExcerpt);
 
     private long eventsAppended;
     private long dictionaryRecordsAppended;
@@ -114,6 +123,7 @@ public final class DropJournal implements AutoCloseable {
         for (int k = 0; k < KINDS; k++) {
             idsByText[k] = new HashMap<>();
             reasons[k] = new Int2ObjectHashMap<>();
+            utf8ById[k] = new Int2ObjectHashMap<>();
             nextId[k] = 1;
         }
     }
@@ -248,8 +258,10 @@ public final class DropJournal implements AutoCloseable {
                     String s = new String(text, 0, len, StandardCharsets.UTF_8);
                     if (kind.isReason()) {
                         reasons[kindCode].put(id, s);
+                        utf8ById[kindCode].put(id, java.util.Arrays.copyOf(text, len));
                     } else if (id > 0) {
                         idsByText[kindCode].putIfAbsent(s, id);
+                        utf8ById[kindCode].put(id, java.util.Arrays.copyOf(text, len));
                         if (id >= nextId[kindCode]) {
                             nextId[kindCode] = id + 1;
                         }
@@ -421,7 +433,7 @@ public final class DropJournal implements AutoCloseable {
             return id;
         }
         int newId = nextId[k];
-        writeDictionary(k, newId, text);
+        writeDictionary(k, newId, text.getBytes(StandardCharsets.UTF_8));
         nextId[k] = newId + 1;
         idsByText[k].put(text, newId);
         return newId;
@@ -465,7 +477,7 @@ public final class DropJournal implements AutoCloseable {
         if (name.equals(known)) {
             return;
         }
-        writeDictionary(k, code, name);
+        writeDictionary(k, code, name.getBytes(StandardCharsets.UTF_8));
         reasons[k].put(code, name);
     }
 
@@ -474,26 +486,33 @@ public final class DropJournal implements AutoCloseable {
         return reasons[DictionaryKind.reasonOf(source).code()].get(code);
     }
 
-    private void writeDictionary(int kindCode, int id, String text) {
+    /** Writes a dictionary excerpt and remembers the entry for the next roll's rewrite. */
+    private void writeDictionary(int kindCode, int id, byte[] utf8) {
         if (pending > 0) {
             writeBatch(); // keeps excerpts in the order of the calls: the events before, then the name
         }
-        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         if (utf8.length > JournalFormat.MAX_TEXT_BYTES) {
             throw new IllegalArgumentException("dictionary text longer than " + JournalFormat.MAX_TEXT_BYTES + " bytes");
         }
-        byte[] rec = new byte[JournalFormat.DICTIONARY_HEADER_SIZE + utf8.length];
-        MemorySegment s = MemorySegment.ofArray(rec);
+        int size = JournalFormat.DICTIONARY_HEADER_SIZE + utf8.length;
+        if (dictionaryExcerpt.length < size) {
+            dictionaryExcerpt = new byte[Math.max(size, dictionaryExcerpt.length * 2)];
+            dictionaryExcerptSegment = MemorySegment.ofArray(dictionaryExcerpt);
+        }
+        byte[] rec = dictionaryExcerpt;
+        MemorySegment s = dictionaryExcerptSegment;
         rec[0] = JournalFormat.TYPE_DICTIONARY;
         rec[1] = (byte) kindCode;
         s.set(U32, 2, id);
         s.set(U32, 6, utf8.length);
         System.arraycopy(utf8, 0, rec, JournalFormat.DICTIONARY_HEADER_SIZE, utf8.length);
-        ExcerptAppender a = writeExcerpt(rec, rec.length);
+        ExcerptAppender a = writeExcerpt(rec, size);
         dictionaryRecordsAppended++;
-        if (a.cycle() != writerCycle && !rewritingDictionary) {
-            rolled(a.cycle());
+        if (rewritingDictionary) return;
+        if (a.cycle() != writerCycle) {
+            rolled(a.cycle()); // rewrites what was known before: this entry is in the new cycle already
         }
+        utf8ById[kindCode].put(id, utf8);
     }
 
     /**
@@ -511,10 +530,10 @@ public final class DropJournal implements AutoCloseable {
         try {
             for (int k = 0; k < KINDS; k++) {
                 if (DictionaryKind.fromCode(k) == null) continue;
-                if (DictionaryKind.fromCode(k).isReason()) {
-                    for (var e : reasons[k].entrySet()) writeDictionary(k, e.getKey(), e.getValue());
-                } else {
-                    for (var e : idsByText[k].entrySet()) writeDictionary(k, e.getValue(), e.getKey());
+                // Agrona's map reuses its iterator: a roll allocates nothing per entry
+                for (Int2ObjectHashMap<byte[]>.EntryIterator it = utf8ById[k].entrySet().iterator(); it.hasNext(); ) {
+                    it.next();
+                    writeDictionary(k, it.getIntKey(), it.getValue());
                 }
             }
             dictionaryRewrites.incrementAndGet();
@@ -553,6 +572,7 @@ public final class DropJournal implements AutoCloseable {
                     continue; // gone already, or not ours to delete: try the next
                 }
                 total -= f.bytes();
+                cycleStartByName.remove(f.path().getFileName().toString());
                 deleted++;
                 evictedFiles.incrementAndGet();
                 evictedBytes.addAndGet(f.bytes());
@@ -566,34 +586,44 @@ public final class DropJournal implements AutoCloseable {
 
     private record CycleFile(Path path, int cycle, long endMillis, long bytes) {}
 
-    /** The cycle files of the journal, oldest first. */
+    /** File name -> start of its cycle in ms (Long.MIN_VALUE for other names); used under the eviction lock. */
+    private final Map<String, Long> cycleStartByName = new HashMap<>();
+
+    /** The cycle files of the journal, oldest first. A name is parsed once, not at every roll. */
     private java.util.List<CycleFile> cycleFiles() {
         RollCycle rc = queue.rollCycle();
-        java.text.SimpleDateFormat fmt = new java.text.SimpleDateFormat(rc.format());
-        fmt.setTimeZone(java.util.TimeZone.getTimeZone("UTC"));
-        fmt.setLenient(false);
         java.util.List<CycleFile> files = new java.util.ArrayList<>();
-        try (java.nio.file.DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + JournalFormat.QUEUE_FILE_SUFFIX)) {
+        try (java.nio.file.DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String name = p.getFileName().toString();
-                String stem = name.substring(0, name.length() - JournalFormat.QUEUE_FILE_SUFFIX.length());
-                java.text.ParsePosition pos = new java.text.ParsePosition(0);
-                java.util.Date start = fmt.parse(stem, pos);
-                if (start == null || pos.getIndex() != stem.length()) continue; // not a cycle file
-                int cycle = (int) Math.floorDiv(start.getTime() - queue.epoch(), (long) rc.lengthInMillis());
+                if (!name.endsWith(JournalFormat.QUEUE_FILE_SUFFIX)) continue;
+                Long start = cycleStartByName.computeIfAbsent(name, n -> cycleStart(rc, n));
+                if (start == Long.MIN_VALUE) continue; // not a cycle file
+                int cycle = (int) Math.floorDiv(start - queue.epoch(), (long) rc.lengthInMillis());
                 long bytes;
                 try {
                     bytes = dev.droptrace.libc.Libc.allocatedBytes(p.toString());
                 } catch (RuntimeException gone) {
                     continue;
                 }
-                files.add(new CycleFile(p, cycle, start.getTime() + rc.lengthInMillis(), bytes));
+                files.add(new CycleFile(p, cycle, start + rc.lengthInMillis(), bytes));
             }
         } catch (IOException e) {
             return java.util.List.of();
         }
         files.sort(java.util.Comparator.comparingInt(CycleFile::cycle));
         return files;
+    }
+
+    /** The start (UTC ms) of the cycle a file name stands for under the roll cycle's format, or Long.MIN_VALUE. */
+    private static Long cycleStart(RollCycle rc, String name) {
+        String stem = name.substring(0, name.length() - JournalFormat.QUEUE_FILE_SUFFIX.length());
+        java.text.SimpleDateFormat fmt = new java.text.SimpleDateFormat(rc.format());
+        fmt.setTimeZone(java.util.TimeZone.getTimeZone("UTC"));
+        fmt.setLenient(false);
+        java.text.ParsePosition pos = new java.text.ParsePosition(0);
+        java.util.Date start = fmt.parse(stem, pos);
+        return start == null || pos.getIndex() != stem.length() ? Long.MIN_VALUE : start.getTime();
     }
 
     /** The retention policy in force. */

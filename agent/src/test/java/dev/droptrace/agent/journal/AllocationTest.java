@@ -56,4 +56,38 @@ class AllocationTest {
         }
         return sink;
     }
+
+    /**
+     * A roll writes the whole dictionary into the new cycle; that rewrite allocates nothing per
+     * entry (the entries are kept encoded), so a journal that rolls often under a storm does not
+     * allocate in proportion to the pods it knows. Two rolls are compared: one with 2,000 more
+     * entries than the other must not allocate more than a few bytes per extra entry.
+     */
+    @Test
+    void aRollRewritesTheDictionaryWithoutAllocatingPerEntry() {
+        long few = rollAllocation("few", 10);
+        long many = rollAllocation("many", 2_010);
+        System.out.println("AllocationTest: a roll allocates " + few + " bytes with 10 entries, " + many + " with 2,010");
+        assertTrue(many - few < 2_000 * 4, "2,000 more dictionary entries cost " + (many - few) + " bytes more in a roll");
+    }
+
+    private long rollAllocation(String name, int entries) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().threadId();
+        net.openhft.chronicle.core.time.SetTimeProvider clock = new net.openhft.chronicle.core.time.SetTimeProvider(1_700_000_000_000L);
+        try (DropJournal j = DropJournal.open(tmp.resolve(name), net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY,
+                RetentionPolicy.UNBOUNDED, clock); Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = JournalTestEvents.udp(arena, 1, 1);
+            for (int i = 0; i < entries; i++) j.intern(DictionaryKind.IDENTITY, "{\"pod\":\"pod-" + i + "\"}");
+            long least = Long.MAX_VALUE;
+            for (int roll = 0; roll < 20; roll++) { // the least of 20 rolls: the first ones warm up
+                clock.advanceMillis(1000);
+                long before = mx.getThreadAllocatedBytes(tid);
+                j.appendEvent(seg, 0); // lands in a new cycle: rewrites the dictionary
+                least = Math.min(least, mx.getThreadAllocatedBytes(tid) - before);
+            }
+            assertEquals(20L * entries + entries, j.dictionaryRecordsAppended(), "every roll rewrote every entry");
+            return least;
+        }
+    }
 }
