@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the throughput harness's C tools (dropgen, rawdrain) into bench/target/c.
+# Builds the throughput harness's C tools (dropgen, rawdrain, reasononly) into bench/target/c.
 # Run by bench/throughput.sh; not part of the Maven build, so CI does not need a C toolchain.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,3 +16,4 @@ build() { # name, extra flags
 }
 build dropgen
 build rawdrain -lbpf -lelf -lz
+build reasononly -lbpf -lelf -lz

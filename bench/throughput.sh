@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput harness (issue 4): how many drops/s the datapath sustains with the kfree_skb tracer
 # attached, and how many of the resulting records a consumer captures, for
-#   (a) no tracer, (b) the raw C libbpf consumer (bench/src/main/c/rawdrain.c), (c) the droptrace agent,
+#   (a) no tracer, (r) the minimal reason-only tracer (bench/src/main/bpf/reason_only.bpf.c: a per-CPU
+#   counter per reason, nothing else; DESIGN.md section 7's reference), (b) the raw C libbpf consumer
+#   (bench/src/main/c/rawdrain.c) of the agent's own program, (c) the droptrace agent,
 # each on the same pair of network namespaces, the same UDP flood (bench/src/main/c/dropgen.c, one
 # sender, sendmmsg batches) and the same iptables DROP rule.
 #
@@ -15,7 +17,10 @@
 #        AGENT_ARGS="" runs it with per-flow aggregation (the default of droptrace agent);
 #        RAW_INTERVAL_MS (default 10, the agent's drain interval): the raw consumer's ring_buffer__poll timeout;
 #        CONTROL=1 adds a control phase: untraced, with a busy loop pinned to the consumer CPU (how much
-#        any CPU use there slows the sender on this machine).
+#        any CPU use there slows the sender on this machine);
+#        BPF_STATS=1 turns on kernel.bpf_stats_enabled for the run (restored after) and reports each
+#        tracer's run count and nanoseconds per run (the kernel's own accounting; it adds two clock
+#        reads per run to every phase, so drops/s are lower than without it).
 # Needs root, cc, libbpf-dev, iproute2, iptables, and a built tree (./mvnw -q -B -o install -DskipTests).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -40,6 +45,11 @@ fi
 bash "$root/bench/build-c.sh"
 dropgen=$root/bench/target/c/dropgen
 rawdrain=$root/bench/target/c/rawdrain
+reasononly=$root/bench/target/c/reasononly
+reason_obj=$root/bench/target/bpf/reason_only.bpf.o
+if [ ! -f "$reason_obj" ] || [ "$root/bench/src/main/bpf/reason_only.bpf.c" -nt "$reason_obj" ]; then
+  bash "$root/bench/build-bpf.sh" >&2
+fi
 
 pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
 sender_pin=$(pin "$sender_cpu")
@@ -59,9 +69,18 @@ cleanup() {
   ip netns del "$nsb" 2>/dev/null || true
   rm -rf "$work"
   if [ -n "${journal:-}" ]; then rm -rf "$journal"; fi
+  if [ -n "${stats_before:-}" ]; then sysctl -q -w kernel.bpf_stats_enabled="$stats_before" || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [ "${BPF_STATS:-0}" = 1 ]; then
+  stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -q -w kernel.bpf_stats_enabled=1
+fi
+ns_per_run() { # run_cnt run_time_ns -> ns per run, or - without stats
+  awk -v c="${1:-0}" -v t="${2:-0}" 'BEGIN {if (c > 0 && t > 0) printf "%.1f", t / c; else print "-"}'
+}
 
 ip netns add "$nsa"
 ip netns add "$nsb"
@@ -106,6 +125,7 @@ flood() {
 
 rows=()
 summary=()
+costs=()
 for round in $(seq 1 "$rounds"); do
   echo "round $round/$rounds: ${secs}s per phase, sender cpu ${sender_cpu:-any}, consumer cpu ${consumer_cpu:-any}" >&2
 
@@ -122,6 +142,23 @@ for round in $(seq 1 "$rounds"); do
     consumer_pid=""
     rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" busy-loop "$drops" "$drops_per_s" - - - - - - - -)")
   fi
+
+  # (r) the minimal reason-only tracer
+  out=$work/reasononly.out
+  $consumer_pin "$reasononly" "$reason_obj" >"$out" 2>"$work/reasononly.err" &
+  consumer_pid=$!
+  for _ in $(seq 1 100); do grep -q '^attached' "$out" 2>/dev/null && break; sleep 0.1; done
+  grep -q '^attached' "$out" || { cat "$work/reasononly.err" >&2; droptrace_die "reasononly did not attach"; }
+  sleep 1
+  flood
+  kill -INT "$consumer_pid"
+  wait "$consumer_pid" || true
+  consumer_pid=""
+  reason_rate=$drops_per_s
+  reason_seen=$(sed -n 's/^seen=//p' "$out")
+  costs+=("$(printf '%-5s %-12s %12s %10s' "$round" reason-only "$(sed -n 's/^run_cnt=//p' "$out")" \
+    "$(ns_per_run "$(sed -n 's/^run_cnt=//p' "$out")" "$(sed -n 's/^run_time_ns=//p' "$out")")")")
+  rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" reason-only "$drops" "$drops_per_s" - - "$reason_seen" - - - - -)")
 
   # (b) raw C consumer
   out=$work/rawdrain.out
@@ -146,6 +183,8 @@ for round in $(seq 1 "$rounds"); do
   raw_eps=$(awk -v e="$raw_flow" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
   raw_cpu_per_s=$(awk -v c="$raw_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
   raw_rss_kb=$(sed -n 's/^maxrss_kb=//p' "$out")
+  costs+=("$(printf '%-5s %-12s %12s %10s' "$round" raw-C "$(sed -n 's/^run_cnt=//p' "$out")" \
+    "$(ns_per_run "$(sed -n 's/^run_cnt=//p' "$out")" "$(sed -n 's/^run_time_ns=//p' "$out")")")")
   rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" raw-C "$drops" "$drops_per_s" "$raw_flow" "$raw_events" "$raw_seen" "$raw_lost" "$raw_cpu ($raw_sys)" "$raw_cpu_per_s" "$raw_eps" "$((raw_rss_kb / 1024))")")
 
   # (c) droptrace agent
@@ -170,6 +209,12 @@ for round in $(seq 1 "$rounds"); do
   agent_lost=$(json_num "$status" lost)
   agent_seen=$(json_num "$status" kernel_drops)
   agent_rss_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$consumer_pid/status")
+  if [ "${BPF_STATS:-0}" = 1 ]; then # the agent's program: the newest one of that name
+    prog=$(bpftool -j prog show name kfree_skb_btf 2>/dev/null | grep -o '"id":[0-9]*[^}]*' | tail -1 || true)
+    agent_runs=$(grep -o '"run_cnt":[0-9]*' <<<"$prog" | cut -d: -f2 || true)
+    agent_run_ns=$(grep -o '"run_time_ns":[0-9]*' <<<"$prog" | cut -d: -f2 || true)
+    costs+=("$(printf '%-5s %-12s %12s %10s' "$round" agent "${agent_runs:--}" "$(ns_per_run "$agent_runs" "$agent_run_ns")")")
+  fi
   kill -TERM "$consumer_pid"
   wait "$consumer_pid" || true
   consumer_pid=""
@@ -185,9 +230,10 @@ for round in $(seq 1 "$rounds"); do
   agent_cpu_per_s=$(awk -v c="$agent_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
   rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" agent "$drops" "$drops_per_s" "$agent_flow" "$agent_events" "$agent_seen" "$agent_lost" "$agent_cpu ($agent_sys)" "$agent_cpu_per_s" "$agent_eps" "$((agent_rss_kb / 1024))")")
 
-  summary+=("$(printf '%-5s %14s %14s %16s %14s %10s %10s' "$round" \
+  summary+=("$(printf '%-5s %14s %14s %14s %16s %14s %10s %10s' "$round" \
     "$(awk -v a="$agent_rate" -v r="$raw_rate" 'BEGIN {printf "%.3f", a / r}')" \
     "$(awk -v a="$agent_rate" -v u="$untraced_rate" 'BEGIN {printf "%.3f", a / u}')" \
+    "$(awk -v r="$raw_rate" -v m="$reason_rate" 'BEGIN {printf "%.3f", r / m}')" \
     "$(awk -v a="$agent_flow" -v r="$raw_flow" -v ad="$agent_drops" -v rd="$raw_drops" 'BEGIN {printf "%.4f", (a / ad) / (r / rd)}')" \
     "$(awk -v a="$agent_flow" -v d="$agent_drops" 'BEGIN {printf "%.4f", a / d}')" \
     "$((agent_lost + 0))" "$agent_cpu_per_s")")
@@ -201,12 +247,19 @@ printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s''\n' round consum
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "headline (agent vs raw C consumer, same run):"
-printf '%-5s %14s %14s %16s %14s %10s %10s\n' round drops/s_ratio vs_untraced capture_ratio flow_ev/drops agent_lost cpu_s/s
+printf '%-5s %14s %14s %14s %16s %14s %10s %10s\n' round drops/s_ratio vs_untraced raw/reason_only capture_ratio flow_ev/drops agent_lost cpu_s/s
 for s in "${summary[@]}"; do echo "$s"; done
+if [ "${BPF_STATS:-0}" = 1 ]; then
+  echo
+  echo "BPF program cost (kernel.bpf_stats_enabled: runs of kfree_skb while attached, every skb freed, and ns per run):"
+  printf '%-5s %-12s %12s %10s\n' round tracer runs ns/run
+  for c in "${costs[@]}"; do echo "$c"; done
+fi
 echo
 echo "drops: the DROP rule's packet counter over the load; flow_events: records of this flow the consumer got"
 echo "(raw: counted in its callback; agent: counted in the journal with observe --to-ip --to-port);"
 echo "all_events/kernel_seen/lost: every drop on the machine since the consumer attached (kernel_seen and lost"
 echo "from the program's per-CPU counters); cpu_s: consumer CPU over the load plus 0.5 s, of it in the kernel;"
 echo "events/s: flow_events / load seconds; capture_ratio: (agent flow_events/drops) / (raw flow_events/drops);"
-echo "vs_untraced: agent drops/s / untraced drops/s; rss_MiB: peak RSS (agent VmHWM, raw ru_maxrss)."
+echo "vs_untraced: agent drops/s / untraced drops/s; raw/reason_only: drops/s with the agent's program (raw consumer)"
+echo "/ drops/s with the minimal reason-only tracer; rss_MiB: peak RSS (agent VmHWM, raw ru_maxrss)."

@@ -5,7 +5,8 @@
  * attaches tp_btf/kfree_skb and drains the ring with ring_buffer__poll(rb, 10) and a callback that
  * only counts: the agent's drain interval (KernelDropSource.DRAIN_INTERVAL_MS). Stops after SECONDS or on SIGINT/SIGTERM, then
  * detaches, drains what is left and prints key=value lines: events counted, the program's counters
- * (seen, submitted, lost, summed over CPUs) and its own CPU time (getrusage).
+ * (seen, submitted, lost, summed over CPUs), its own CPU time (getrusage) and the program's run
+ * count and run time (bpf_prog_info; zero unless kernel.bpf_stats_enabled is 1).
  *
  * With DST_IP and DST_PORT it also counts the records of that one flow (flow_events=), so drops
  * made elsewhere on the machine at the same time do not blur the comparison.
@@ -137,10 +138,17 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* the program's own run statistics (zero unless kernel.bpf_stats_enabled is 1) */
+	struct bpf_prog_info info;
+	__u32 info_len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(btf), &info, &info_len) != 0)
+		memset(&info, 0, sizeof(info));
 	bpf_link__destroy(link); /* first, so the last drain sees every record written */
 	ring_buffer__consume(rb);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
+	printf("run_cnt=%llu\nrun_time_ns=%llu\n", (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
 	printf("events=%llu\nflow_events=%llu\nseen=%llu\nsubmitted=%llu\nlost=%llu\ncpu_user_s=%.3f\ncpu_sys_s=%.3f\nmaxrss_kb=%ld\n", tally.events, tally.flow_events,
 	       counter_sum(counters, 0), counter_sum(counters, 1), counter_sum(counters, 2),
 	       ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
