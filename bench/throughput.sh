@@ -78,9 +78,11 @@ if [ "${BPF_STATS:-0}" = 1 ]; then
   stats_before=$(sysctl -n kernel.bpf_stats_enabled)
   sysctl -q -w kernel.bpf_stats_enabled=1
 fi
-ns_per_run() { # run_cnt run_time_ns -> ns per run, or - without stats
-  awk -v c="${1:-0}" -v t="${2:-0}" 'BEGIN {if (c > 0 && t > 0) printf "%.1f", t / c; else print "-"}'
+cost_row() { # tracer run_cnt run_time_ns -> a row of the BPF cost table (ns per run "-" without stats)
+  printf '%-5s %-12s %12s %10s' "$round" "$1" "${2:--}" \
+    "$(awk -v c="${2:-0}" -v t="${3:-0}" 'BEGIN {if (c > 0 && t > 0) printf "%.1f", t / c; else print "-"}')"
 }
+kv() { sed -n "s/^$1=//p" "$2"; } # a key=value line of a C tool's output
 
 ip netns add "$nsa"
 ip netns add "$nsb"
@@ -155,9 +157,8 @@ for round in $(seq 1 "$rounds"); do
   wait "$consumer_pid" || true
   consumer_pid=""
   reason_rate=$drops_per_s
-  reason_seen=$(sed -n 's/^seen=//p' "$out")
-  costs+=("$(printf '%-5s %-12s %12s %10s' "$round" reason-only "$(sed -n 's/^run_cnt=//p' "$out")" \
-    "$(ns_per_run "$(sed -n 's/^run_cnt=//p' "$out")" "$(sed -n 's/^run_time_ns=//p' "$out")")")")
+  reason_seen=$(kv seen "$out")
+  costs+=("$(cost_row reason-only "$(kv run_cnt "$out")" "$(kv run_time_ns "$out")")")
   rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" reason-only "$drops" "$drops_per_s" - - "$reason_seen" - - - - -)")
 
   # (b) raw C consumer
@@ -183,8 +184,7 @@ for round in $(seq 1 "$rounds"); do
   raw_eps=$(awk -v e="$raw_flow" -v s="$load_s" 'BEGIN {printf "%.0f", e / s}')
   raw_cpu_per_s=$(awk -v c="$raw_cpu" -v s="$load_s" 'BEGIN {printf "%.3f", c / s}')
   raw_rss_kb=$(sed -n 's/^maxrss_kb=//p' "$out")
-  costs+=("$(printf '%-5s %-12s %12s %10s' "$round" raw-C "$(sed -n 's/^run_cnt=//p' "$out")" \
-    "$(ns_per_run "$(sed -n 's/^run_cnt=//p' "$out")" "$(sed -n 's/^run_time_ns=//p' "$out")")")")
+  costs+=("$(cost_row raw-C "$(kv run_cnt "$out")" "$(kv run_time_ns "$out")")")
   rows+=("$(printf '%-5s %-9s %10s %9s %11s %11s %11s %5s %13s %8s %9s %7s' "$round" raw-C "$drops" "$drops_per_s" "$raw_flow" "$raw_events" "$raw_seen" "$raw_lost" "$raw_cpu ($raw_sys)" "$raw_cpu_per_s" "$raw_eps" "$((raw_rss_kb / 1024))")")
 
   # (c) droptrace agent
@@ -213,7 +213,7 @@ for round in $(seq 1 "$rounds"); do
     prog=$(bpftool -j prog show name kfree_skb_btf 2>/dev/null | grep -o '"id":[0-9]*[^}]*' | tail -1 || true)
     agent_runs=$(grep -o '"run_cnt":[0-9]*' <<<"$prog" | cut -d: -f2 || true)
     agent_run_ns=$(grep -o '"run_time_ns":[0-9]*' <<<"$prog" | cut -d: -f2 || true)
-    costs+=("$(printf '%-5s %-12s %12s %10s' "$round" agent "${agent_runs:--}" "$(ns_per_run "$agent_runs" "$agent_run_ns")")")
+    costs+=("$(cost_row agent "$agent_runs" "$agent_run_ns")")
   fi
   kill -TERM "$consumer_pid"
   wait "$consumer_pid" || true

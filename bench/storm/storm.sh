@@ -5,7 +5,7 @@
 #                                                                   bench/storm/storm.sh 10 --no-aggregate
 # Makes two network namespaces joined by a veth pair (10.248.0.1 -> 10.248.0.2), drops UDP port
 # 9999 in the second with iptables, runs `droptrace agent` on a fresh journal, floods the one flow
-# with sendmmsg (bench/storm/flood.c) for SECONDS, stops the agent (which flushes pending flow
+# with sendmmsg (bench/src/main/c/dropgen.c) for SECONDS, stops the agent (which flushes pending flow
 # counts), and reports: drops (the rule's counter), the journal's summed count and record count for
 # the flow, their difference (must be 0), the agent's loss counters, agent CPU seconds (whole run
 # and during the storm), peak RSS (VmHWM) and the journal's size. Removes everything it made
@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-clang -O2 -Wall -o "$work/flood" "$root/bench/storm/flood.c"
+bash "$root/bench/build-c.sh" # dropgen, the throughput harness's flooder
 # Build this checkout. The agent jar finds the other modules in agent/target/lib, which Maven does
 # not overwrite with an older file: remove them first, so another checkout's snapshot (worktrees
 # share ~/.m2) can never stand in for this one's BPF object.
@@ -67,7 +67,8 @@ tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
 cpu_before=$(cpu_ticks)
 echo "storm: flooding 10.248.0.1:41000 -> 10.248.0.2:9999 (UDP, dropped by iptables) for ${seconds}s ..." >&2
-sent=$(ip netns exec "$cns" "$work/flood" 10.248.0.2 9999 41000 "$seconds")
+# 32-byte datagrams in sendmmsg batches of 64, from the fixed source port 41000
+sent=$(ip netns exec "$cns" "$root/bench/target/c/dropgen" 10.248.0.2 9999 "$seconds" 32 64 41000 | sed -n 's/^sent=\([0-9]*\).*/\1/p')
 cpu_storm=$(cpu_ticks)
 sleep 3   # the last aggregation interval flushes (the shutdown flush would catch it anyway)
 cpu_end=$(cpu_ticks)

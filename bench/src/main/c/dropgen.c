@@ -5,7 +5,9 @@
  * namespace (ip netns exec NS ./dropgen 10.230.1.2 9999 10); the receiving namespace drops the port
  * with an iptables rule, so every datagram becomes one kfree_skb with a real drop reason.
  *
- * usage: dropgen IP PORT SECONDS [PAYLOAD_BYTES (default 64)] [BATCH (default 64)]
+ * usage: dropgen IP PORT SECONDS [PAYLOAD_BYTES (default 64)] [BATCH (default 64)] [SRC_PORT (default: any)]
+ *
+ * A fixed SRC_PORT makes the flood one known flow (bench/storm/storm.sh looks it up in the journal).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,7 +32,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s IP PORT SECONDS [PAYLOAD_BYTES] [BATCH]\n", argv[0]);
+		fprintf(stderr, "usage: %s IP PORT SECONDS [PAYLOAD_BYTES] [BATCH] [SRC_PORT]\n", argv[0]);
 		return 2;
 	}
 	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[2]))};
@@ -41,13 +43,14 @@ int main(int argc, char **argv)
 	double seconds = atof(argv[3]);
 	int payload = argc > 4 ? atoi(argv[4]) : 64;
 	int batch = argc > 5 ? atoi(argv[5]) : 64;
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons((unsigned short)(argc > 6 ? atoi(argv[6]) : 0))};
 	if (payload < 0 || payload > 1400 || batch < 1 || batch > MAX_BATCH) {
 		fprintf(stderr, "dropgen: payload must be 0..1400 and batch 1..%d\n", MAX_BATCH);
 		return 2;
 	}
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0) {
-		perror("dropgen: socket/connect");
+	if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0) {
+		perror("dropgen: socket/bind/connect");
 		return 1;
 	}
 	static char buf[1400];

@@ -138,22 +138,7 @@ public final class Libc {
         pollfd.set(JAVA_INT, 0, fd);
         pollfd.set(JAVA_SHORT, 4, events);
         pollfd.set(JAVA_SHORT, 6, (short) 0);
-        MemorySegment state = STATE.get();
-        int rc;
-        try {
-            rc = (int) POLL.invokeExact(state, pollfd, 1L, timeoutMs);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-        if (rc < 0) {
-            int errno = errno(state);
-            // EINTR is a spurious wakeup, not a failure: the caller just polls again.
-            if (errno == EINTR) {
-                return 0;
-            }
-            throw new NativeCallException("poll", errno);
-        }
-        return rc == 0 ? 0 : pollfd.get(JAVA_SHORT, 6) & 0xffff;
+        return poll(pollfd, 1, timeoutMs) == 0 ? 0 : pollfd.get(JAVA_SHORT, 6) & 0xffff;
     }
 
     /**
@@ -177,6 +162,7 @@ public final class Libc {
         }
         if (rc < 0) {
             int errno = errno(state);
+            // EINTR is a spurious wakeup, not a failure: the caller just polls again.
             if (errno == EINTR) {
                 return 0;
             }

@@ -81,8 +81,10 @@ public final class IdentityCache implements AutoCloseable {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Identity[].class);
     private static final ValueLayout.OfLong BE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final long V4_MAPPED = 0xffffL << 32;
-    static final int KIND_V4 = 4;
-    static final int KIND_V6 = 6;
+    /** {@link Key#kind()} of an IPv4 address. */
+    public static final int KIND_V4 = 4;
+    /** {@link Key#kind()} of an IPv6 address. */
+    public static final int KIND_V6 = 6;
     static final int KIND_NETNS = 1;
 
     /** What readers see; never mutated after publication (identity slots aside, see {@link #SLOT}). */
@@ -672,8 +674,12 @@ public final class IdentityCache implements AutoCloseable {
             java.util.regex.Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
 
     /** A table key: IPv4 (lo = address), IPv6 (hi, lo) or netns (lo = inode). */
-    record Key(int kind, long hi, long lo) {
-        static Key parse(String text) {
+    public record Key(int kind, long hi, long lo) {
+        /**
+         * The key of an IP literal as Kubernetes writes it (dotted quad or IPv6; IPv4-mapped IPv6
+         * counts as IPv4), or null when the text is not one.
+         */
+        public static Key parse(String text) {
             if (text == null || text.isBlank()) {
                 return null;
             }

@@ -2,12 +2,11 @@ package dev.droptrace.agent.source.cilium;
 
 import dev.droptrace.agent.event.DropView;
 import dev.droptrace.agent.event.EndpointIdentity;
+import dev.droptrace.agent.identity.IdentityCache;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.Inet4Address;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -372,12 +371,12 @@ public final class CiliumIdentityTable implements AutoCloseable {
         Collections.reverse(newestFirst);
         for (Endpoint e : newestFirst) {
             for (String a : e.addresses) {
-                long[] k = parseAddress(a);
+                IdentityCache.Key k = IdentityCache.Key.parse(a);
                 if (k == null) continue;
-                if (k[0] == 4) {
-                    v4.computeIfAbsent(k[2], x -> new ArrayList<>(1)).add(new Claim(0, k[2], e));
+                if (k.kind() == IdentityCache.KIND_V4) {
+                    v4.computeIfAbsent(k.lo(), x -> new ArrayList<>(1)).add(new Claim(0, k.lo(), e));
                 } else {
-                    v6.computeIfAbsent(mix(k[1], k[2]), x -> new ArrayList<>(1)).add(new Claim(k[1], k[2], e));
+                    v6.computeIfAbsent(mix(k.hi(), k.lo()), x -> new ArrayList<>(1)).add(new Claim(k.hi(), k.lo(), e));
                 }
             }
         }
@@ -393,30 +392,6 @@ public final class CiliumIdentityTable implements AutoCloseable {
     static long mix(long hi, long lo) {
         long h = hi * 0x9E3779B97F4A7C15L ^ lo;
         return h ^ (h >>> 29);
-    }
-
-    /** {4, 0, v4} or {6, hi, lo}; null when not an address. IPv4-mapped IPv6 counts as IPv4. */
-    static long[] parseAddress(String text) {
-        String t = text.strip();
-        if (t.indexOf(':') < 0 && !t.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
-            return null;
-        }
-        InetAddress a;
-        try {
-            a = InetAddress.ofLiteral(t);
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-        byte[] b = a.getAddress();
-        if (a instanceof Inet4Address) {
-            return new long[] {4, 0, ((b[0] & 0xffL) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff)};
-        }
-        long hi = 0, lo = 0;
-        for (int i = 0; i < 8; i++) {
-            hi = hi << 8 | (b[i] & 0xff);
-            lo = lo << 8 | (b[8 + i] & 0xff);
-        }
-        return new long[] {6, hi, lo};
     }
 
     private static long parseId(String name) {

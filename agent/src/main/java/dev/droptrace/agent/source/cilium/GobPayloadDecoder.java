@@ -292,17 +292,7 @@ public final class GobPayloadDecoder {
 
     /** {@code structType{CommonType{Name string; Id int}; Field []fieldType}}. */
     private void structType(int t) {
-        int field = -1;
-        while (fail == null) {
-            long delta = readUint();
-            if (fail != null || delta == 0) {
-                return;
-            }
-            if (delta < 0 || delta > 1 - field) {
-                fail = GobError.MALFORMED;
-                return;
-            }
-            field += (int) delta;
+        for (int field = nextField(-1, 1); field >= 0; field = nextField(field, 1)) {
             if (field == 0) {
                 skipStruct(); // CommonType: the type's name and id, neither needed
             } else {
@@ -313,17 +303,7 @@ public final class GobPayloadDecoder {
 
     /** Skips a struct of basic-typed fields, such as CommonType: {@code Name string} (0), {@code Id int} (1). */
     private void skipStruct() {
-        int field = -1;
-        while (fail == null) {
-            long delta = readUint();
-            if (fail != null || delta == 0) {
-                return;
-            }
-            if (delta < 0 || delta > 1 - field) {
-                fail = GobError.MALFORMED;
-                return;
-            }
-            field += (int) delta;
+        for (int field = nextField(-1, 1); field >= 0; field = nextField(field, 1)) {
             if (field == 0) {
                 skipBytes();
             } else {
@@ -352,17 +332,7 @@ public final class GobPayloadDecoder {
             int nameOffset = 0;
             int nameLength = 0;
             long typeId = 0;
-            int field = -1;
-            while (fail == null) {
-                long delta = readUint();
-                if (fail != null || delta == 0) {
-                    break;
-                }
-                if (delta < 0 || delta > 1 - field) {
-                    fail = GobError.MALFORMED;
-                    return;
-                }
-                field += (int) delta;
+            for (int field = nextField(-1, 1); field >= 0; field = nextField(field, 1)) {
                 if (field == 0) {
                     long n = readUint();
                     if (fail != null || n < 0 || n > lim - pos) {
@@ -452,20 +422,7 @@ public final class GobPayloadDecoder {
         long cpu = 0;
         long lost = 0;
         long type = 0;
-        int field = -1;
-        while (true) {
-            long delta = readUint();
-            if (fail != null) {
-                return;
-            }
-            if (delta == 0) {
-                break;
-            }
-            if (delta < 0 || delta > last - field) {
-                fail = GobError.MALFORMED;
-                return;
-            }
-            field += (int) delta;
+        for (int field = nextField(-1, last); field >= 0; field = nextField(field, last)) {
             switch (r[field]) {
                 case R_DATA -> {
                     long n = readUint();
@@ -498,9 +455,9 @@ public final class GobPayloadDecoder {
                     return;
                 }
             }
-            if (fail != null) {
-                return;
-            }
+        }
+        if (fail != null) {
+            return;
         }
         if (pos != lim) {
             fail = GobError.MALFORMED;
@@ -535,6 +492,26 @@ public final class GobPayloadDecoder {
     }
 
     // ---- gob integers ---------------------------------------------------------------------------
+
+    /**
+     * The number of a struct's next field after {@code field} (-1 before the first), read as gob's
+     * field delta; -1 at the struct's end (delta 0) or once {@link #fail} is set, which a delta
+     * past field {@code last} does (MALFORMED).
+     */
+    private int nextField(int field, int last) {
+        if (fail != null) {
+            return -1;
+        }
+        long delta = readUint();
+        if (fail != null || delta == 0) {
+            return -1;
+        }
+        if (delta < 0 || delta > last - field) {
+            fail = GobError.MALFORMED;
+            return -1;
+        }
+        return field + (int) delta;
+    }
 
     /** A gob unsigned integer inside the current message; sets {@link #fail} and returns 0 when it is malformed. */
     private long readUint() {

@@ -1,13 +1,13 @@
 package dev.droptrace.agent.source.kernel;
 
 import dev.droptrace.agent.journal.DropJournal;
+import dev.droptrace.bench.AgentJvmFork;
 import dev.droptrace.agent.journal.RetentionPolicy;
 import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
 import java.time.Duration;
 import dev.droptrace.ksym.KernelSymbols;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -70,17 +70,7 @@ import java.util.stream.Stream;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-// the forked JVM needs the agent's flags (root pom droptrace.jvm.flags); the jar manifest only covers java -jar
-@Fork(value = 1, jvmArgsAppend = {
-        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-        "-Dchronicle.analytics.disable=true", "-Dchronicle.announcer.disable=true",
-        "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-        "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-        "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-        "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-        "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
-        "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED"})
-public class HotPathBenchmark {
+public class HotPathBenchmark extends AgentJvmFork {
     static final int RECORDS = 1024;
     static final int STRIDE = 112; // 8-byte ring header + 104-byte record, 8-aligned
     static final int NETFILTER_DROP = 6;
@@ -234,7 +224,7 @@ public class HotPathBenchmark {
     void fillToBound() {
         while (journal.evictedFiles() < FILL_EVICTIONS) {
             decodeAndAppend();
-            if (translator.events() - journal.eventsAppended() != 0) check();
+            check(); // a refused event stops the fill with the reason
         }
     }
 
